@@ -1,0 +1,44 @@
+"""iga: Inductive Gradient Adjustment (Shi et al., ICML 2025) for implicit neural representations.
+
+The public API (see the README for a quickstart)::
+
+    adjuster = iga.IGA(model, groups=iga.groups.grid((H, W), block=8), end=20)
+    loss = adjuster.loss(model(coords), target, coords)
+
+plus the pieces: :func:`entk`, :func:`balance_matrix`, :mod:`groups`, :func:`adjusted_loss`.
+"""
+
+from .core import (
+    IGA,
+    SAMPLING,
+    Balanced,
+    Grouping,
+    Sampler,
+    adjusted_loss,
+    balance,
+    balance_matrix,
+    entk,
+    groups,
+    jacobian,
+    max_residual_points,
+    ntk_two_layer_relu,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IGA",
+    "SAMPLING",
+    "Balanced",
+    "Grouping",
+    "Sampler",
+    "__version__",
+    "adjusted_loss",
+    "balance",
+    "balance_matrix",
+    "entk",
+    "groups",
+    "jacobian",
+    "max_residual_points",
+    "ntk_two_layer_relu",
+]

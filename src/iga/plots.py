@@ -1,0 +1,200 @@
+"""Figures for experiments: PSNR curves, image comparisons, residual spectra, eNTK spectra.
+
+Figures are built as ``matplotlib.figure.Figure`` objects, not through ``pyplot``: rendering to
+a file then needs no GUI backend (it is headless-safe like the Agg backend) and importing this
+module never changes the process-wide backend of a notebook or application that uses pyplot
+itself. Every function saves atomically through :func:`iga.io.save_figure` and returns the path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from iga.io import save_figure
+
+__all__ = ["fft_residual", "psnr_curves", "residual_spectra", "side_by_side", "spectrum_plot"]
+
+PathLike = str | os.PathLike[str]
+
+_DPI = 120
+# Floor of the log-magnitude, so an exact fit (zero residual) shows as a finite colour.
+_LOG_EPS = 1e-8
+
+
+def _as_numpy(x: Any, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().to(torch.float64).numpy()
+    if isinstance(x, np.ndarray):
+        return x.astype(np.float64, copy=False)
+    if isinstance(x, Sequence):
+        return np.asarray(x, dtype=np.float64)
+    raise TypeError(
+        f"{name} must be a numpy array, torch tensor or sequence, got {type(x).__name__}"
+    )
+
+
+def _as_image(x: Any, name: str) -> np.ndarray:
+    img = _as_numpy(x, name)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[-1] == 3)):
+        raise ValueError(
+            f"{name} must have shape [H, W, 3] or [H, W], got {tuple(img.shape)}; "
+            "reshape flat predictions to the image shape first"
+        )
+    return img
+
+
+def psnr_curves(
+    curves: Mapping[str, tuple[Sequence[int], Sequence[float]]],
+    path: PathLike,
+    title: str | None = None,
+) -> Path:
+    """Plot PSNR (dB) against training step, one line per label, and save it to ``path``.
+
+    ``curves`` maps a label to ``(steps, psnr_values)`` of equal length. Non-finite values
+    (an ``inf`` PSNR from a perfect fit) are left out of the line rather than breaking the axis.
+    """
+    if not curves:
+        raise ValueError("psnr_curves needs at least one curve; pass {label: (steps, psnr)}")
+    fig = Figure(figsize=(6.0, 4.0), dpi=_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    for label, (steps, values) in curves.items():
+        x = _as_numpy(list(steps), f"steps of {label!r}")
+        y = _as_numpy(list(values), f"PSNR values of {label!r}")
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(
+                f"curve {label!r} has {x.size} steps but {y.size} PSNR values; "
+                "pass equal-length 1-D sequences"
+            )
+        ax.plot(x, np.where(np.isfinite(y), y, np.nan), label=str(label), linewidth=1.5)
+    ax.set_xlabel("step")
+    ax.set_ylabel("PSNR (dB)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return save_figure(fig, path)
+
+
+def side_by_side(
+    images: Mapping[str, Any],
+    path: PathLike,
+    titles_extra: Mapping[str, str] | None = None,
+) -> Path:
+    """Show images in one row, titled by their label, and save to ``path``.
+
+    ``images`` maps labels to ``[H, W, 3]`` (or ``[H, W]``) arrays in [0, 1], shown clipped;
+    the caller includes the target as one entry. ``titles_extra`` adds a second title line per
+    label, e.g. ``{"siren": "33.7 dB"}``.
+    """
+    if not images:
+        raise ValueError("side_by_side needs at least one image; pass {label: image}")
+    extra = dict(titles_extra or {})
+    arrays = {label: _as_image(img, f"image {label!r}") for label, img in images.items()}
+    first = next(iter(arrays.values()))
+    aspect = first.shape[0] / first.shape[1]
+    n = len(arrays)
+    panel = 3.0
+    fig = Figure(figsize=(panel * n, panel * aspect + 0.6), dpi=_DPI, layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax, (label, img) in zip(axes, arrays.items(), strict=True):
+        shown = np.clip(np.nan_to_num(img, nan=0.0), 0.0, 1.0)
+        if shown.ndim == 2:
+            ax.imshow(shown, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        else:
+            ax.imshow(shown, interpolation="nearest")
+        title = str(label) + (f"\n{extra[label]}" if label in extra else "")
+        ax.set_title(title, fontsize=10)
+        ax.set_axis_off()
+    return save_figure(fig, path)
+
+
+def fft_residual(pred: Any, target: Any) -> np.ndarray:
+    """Log-magnitude spectrum of the residual ``pred - target``, for frequency heatmaps.
+
+    Returns an ``[H, W]`` array: ``log10(|FFT2(pred - target)| + 1e-8)`` with the orthonormal
+    FFT (so values do not grow with image size), averaged over channels (magnitudes, not complex
+    values) and ``fftshift``-ed so the zero frequency is in the centre and high frequencies at
+    the borders.
+    """
+    p = _as_image(pred, "pred")
+    t = _as_image(target, "target")
+    if p.shape != t.shape:
+        raise ValueError(
+            f"pred shape {tuple(p.shape)} does not match target shape {tuple(t.shape)}; "
+            "reshape the prediction to the target's shape"
+        )
+    residual = p - t
+    if residual.ndim == 2:
+        residual = residual[..., None]
+    spectrum = np.fft.fft2(residual, axes=(0, 1), norm="ortho")
+    magnitude = np.abs(spectrum).mean(axis=-1)
+    return np.log10(np.fft.fftshift(magnitude) + _LOG_EPS)
+
+
+def residual_spectra(images: Mapping[str, Any], target: Any, path: PathLike) -> Path:
+    """Plot :func:`fft_residual` heatmaps of several predictions side by side and save them.
+
+    All panels share one colour scale (and one colour bar) so they can be compared directly.
+    """
+    if not images:
+        raise ValueError("residual_spectra needs at least one prediction; pass {label: image}")
+    spectra = {label: fft_residual(img, target) for label, img in images.items()}
+    values = np.concatenate([s.ravel() for s in spectra.values()])
+    vmin, vmax = float(values.min()), float(values.max())
+    if vmax <= vmin:  # all residuals identical (e.g. all exact): give imshow a non-empty range
+        vmax = vmin + 1.0
+    first = next(iter(spectra.values()))
+    aspect = first.shape[0] / first.shape[1]
+    n = len(spectra)
+    panel = 3.0
+    fig = Figure(figsize=(panel * n + 0.8, panel * aspect + 0.6), dpi=_DPI, layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    mappable = None
+    for ax, (label, spec) in zip(axes, spectra.items(), strict=True):
+        mappable = ax.imshow(spec, cmap="magma", vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(str(label), fontsize=10)
+        ax.set_axis_off()
+    fig.colorbar(mappable, ax=list(axes), label="log10 |FFT(residual)|", shrink=0.9)
+    return save_figure(fig, path)
+
+
+def spectrum_plot(
+    eigenvalues_before: Any,
+    eigenvalues_after: Any,
+    path: PathLike,
+    title: str | None = None,
+) -> Path:
+    """Plot eNTK eigenvalues before and after balancing, sorted descending, on a log y axis.
+
+    Non-positive eigenvalues (numerical noise of a PSD matrix) cannot be drawn on a log axis and
+    are omitted from the lines.
+    """
+    fig = Figure(figsize=(6.0, 4.0), dpi=_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    for values, label in (
+        (eigenvalues_before, "before balancing"),
+        (eigenvalues_after, "after balancing"),
+    ):
+        ev = _as_numpy(values, f"eigenvalues {label}").ravel()
+        if ev.size == 0:
+            raise ValueError(f"eigenvalues {label} are empty; pass at least one eigenvalue")
+        ev = np.sort(ev)[::-1]
+        shown = np.where(np.isfinite(ev) & (ev > 0), ev, np.nan)
+        ax.plot(np.arange(1, ev.size + 1), shown, label=label, linewidth=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("eigenvalue index (descending)")
+    ax.set_ylabel("eigenvalue")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return save_figure(fig, path)

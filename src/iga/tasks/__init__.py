@@ -1,0 +1,1 @@
+"""Tasks that an implicit neural representation can be fitted to (images, ...)."""
