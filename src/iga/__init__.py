@@ -8,6 +8,7 @@ The public API (see the README for a quickstart)::
 plus the pieces: :func:`entk`, :func:`balance_matrix`, :mod:`groups`, :func:`adjusted_loss`.
 """
 
+from . import models
 from .core import (
     IGA,
     SAMPLING,
@@ -40,5 +41,6 @@ __all__ = [
     "groups",
     "jacobian",
     "max_residual_points",
+    "models",
     "ntk_two_layer_relu",
 ]

@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -20,6 +20,8 @@ from .core import IGA
 
 __all__ = [
     "METHODS",
+    "OPTIMIZERS",
+    "Adjuster",
     "MethodConfig",
     "TrainConfig",
     "TrainResult",
@@ -29,6 +31,17 @@ __all__ = [
 ]
 
 METHODS = ("vanilla", "iga")
+OPTIMIZERS = ("adam", "sgd")
+
+
+class Adjuster(Protocol):
+    """What :func:`train` needs from a gradient adjustment (:class:`~iga.IGA` is one)."""
+
+    def loss(
+        self, pred: torch.Tensor, target: torch.Tensor, inputs: torch.Tensor
+    ) -> torch.Tensor: ...
+
+    def stats(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -68,6 +81,7 @@ class TrainConfig:
         default=0.3, metadata={"help": "fraction of steps at the initial lr before the decay"}
     )
     decay: float = field(default=0.1, metadata={"help": "lr multiplier after decay_at"})
+    optimizer: str = field(default="adam", metadata={"help": "adam or sgd (plain, no momentum)"})
     seed: int = field(default=0, metadata={"help": "seed of the initial weights and sampling"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda"})
     spectrum_every: int = field(
@@ -79,6 +93,10 @@ class TrainConfig:
             raise ValueError(f"steps must be >= 1; got {self.steps}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number; got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
         if not 0 <= self.decay_at <= 1:
             raise ValueError(f"decay_at must be in [0, 1]; got {self.decay_at}")
 
@@ -143,10 +161,12 @@ def train(
     target: torch.Tensor,
     cfg: TrainConfig,
     lr: float,
-    adjuster: IGA | None = None,
+    adjuster: Adjuster | None = None,
     *,
     score_name: str = "psnr",
     score_fn: ScoreFn | None = None,
+    extra_fn: Callable[[int, torch.Tensor], dict[str, Any]] | None = None,
+    extra_every: int = 1,
     desc: str = "",
     progress: bool = True,
 ) -> TrainResult:
@@ -154,10 +174,13 @@ def train(
 
     Each step logs the MSE and the score of the current parameters (before the update), as the
     paper's "best PSNR over training" does. ``score_fn`` defaults to the PSNR of the MSE with
-    unit peak. Training stops early on a non-finite loss; the result says at which step.
+    unit peak. ``extra_fn(step, pred)`` adds columns to the history every ``extra_every``
+    steps (e.g. per-frequency errors). Training stops early on a non-finite loss; the result
+    says at which step.
     """
     score_fn = score_fn or (lambda p, t: -10.0 * torch.log10(((p - t) ** 2).mean()))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.SGD
+    opt = opt_cls(model.parameters(), lr=lr)
     decay_step = round(cfg.decay_at * cfg.steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 if s < decay_step else cfg.decay)
     history: list[dict[str, Any]] = []
@@ -187,6 +210,9 @@ def train(
         }
         if adjuster is not None and step % cfg.spectrum_every == 0:
             row.update(adjuster.stats())
+        if extra_fn is not None and step % extra_every == 0:
+            with torch.no_grad():
+                row.update(extra_fn(step, pred.detach()))
         history.append(row)
         if score > best_score:
             best_score, best_step, best_state = score, step, _copy_state(model)
