@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, TrainingDiverged) as e:
+        if os.environ.get("IGA_DEBUG"):  # the full traceback, for bug reports
+            raise
         print(f"iga: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
