@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench bench-image experiments lint format clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,15 @@ bench: $(STAMP)
 	mkdir -p benchmarks/results
 	$(BIN)/iga bench overhead --width 256 --threads 2 --save benchmarks/results/overhead_w256.json
 	$(BIN)/iga bench overhead --width 64 --threads 2 --save benchmarks/results/overhead_w64.json
+
+## bench-image: the paper's Kodak table at CPU scale (resumable; hours on 2 CPU cores)
+bench-image: $(STAMP)
+	$(BIN)/iga bench image --tier cpu --protocol paper
+
+## experiments: the paper's 1D experiments (Sec. 5), cpu tier
+experiments: $(STAMP)
+	$(BIN)/iga experiment function1d-exp1 --tier cpu
+	$(BIN)/iga experiment function1d-exp2 --tier cpu
 
 ## lint: ruff
 lint: $(STAMP)

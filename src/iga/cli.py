@@ -4,6 +4,8 @@ defaults live in one place (the configs) and ``--help`` always shows them.
     iga fit image PATH [--arch pe --method iga --end 20 --patch 8 --size 192x128 ...]
     iga demo [--steps 2000 --out runs/demo]
     iga bench overhead [--json --width 256 --archs relu,pe,siren]
+    iga bench image [--tier cpu --protocol paper|fair]
+    iga fit function ... / iga experiment function1d-exp1|function1d-exp2 [--tier cpu|paper]
 """
 
 from __future__ import annotations
@@ -142,7 +144,9 @@ def _cmd_bench_overhead(ns: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import bench_image
     from .bench import OverheadConfig
+    from .experiments import function1d
     from .tasks.image import ImageFitConfig
 
     fmt = argparse.ArgumentDefaultsHelpFormatter
@@ -187,6 +191,10 @@ def _parser() -> argparse.ArgumentParser:
     ovh.add_argument("--json", action="store_true", help="print JSON {arch: {...}}")
     ovh.add_argument("--save", default="", help="also write the JSON to this file")
     ovh.set_defaults(func=_cmd_bench_overhead)
+
+    # Task modules add their own subcommands (iga fit function, iga experiment, iga bench image).
+    function1d.register_cli(fit_sub, sub)
+    bench_image.register_cli(bench_sub)
     return p
 
 

@@ -30,7 +30,9 @@ __all__ = [
     "train",
 ]
 
-METHODS = ("vanilla", "iga")
+METHODS = ("vanilla", "fr", "bn", "iga")
+"""vanilla, fr and bn train with the plain MSE gradient (fr/bn change the model, built by the
+task through ``iga.models.build(..., method=...)``); iga adjusts the gradient."""
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -48,7 +50,12 @@ class Adjuster(Protocol):
 class MethodConfig:
     """How the gradient is formed."""
 
-    method: str = field(default="iga", metadata={"help": "vanilla (MSE gradient) or iga"})
+    method: str = field(
+        default="iga",
+        metadata={
+            "help": "vanilla (MSE gradient), fr (Fourier reparameterised), bn (batch norm) or iga"
+        },
+    )
     end: int = field(default=20, metadata={"help": "IGA: number of top eNTK eigenvalues balanced"})
     start: int = field(default=0, metadata={"help": "IGA: first balanced eigenvalue index"})
     ref: str = field(
@@ -114,8 +121,8 @@ def resolve_device(name: str) -> torch.device:
 def make_adjuster(
     model: nn.Module, groups: torch.Tensor, cfg: MethodConfig, seed: int = 0
 ) -> IGA | None:
-    """The IGA adjuster for ``cfg`` (None for vanilla training)."""
-    if cfg.method == "vanilla":
+    """The IGA adjuster for ``cfg`` (None for vanilla, fr and bn: plain MSE gradient)."""
+    if cfg.method != "iga":
         return None
     return IGA(
         model,

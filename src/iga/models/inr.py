@@ -19,12 +19,15 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from iga.models.layers import Finer, Gaussian, PositionalEncoding, RealGabor, Sine
+
+if TYPE_CHECKING:  # reparam imports this module; the types are for annotations only
+    from iga.models.reparam import BNINR, FRINR
 
 __all__ = [
     "ARCHS",
@@ -293,9 +296,10 @@ def build(
     seed: int | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    method: str = "vanilla",
     **kw: Any,
-) -> INR:
-    """Build an INR of architecture ``name``.
+) -> INR | FRINR | BNINR:
+    """Build an INR of architecture ``name`` (trained as ``method``: vanilla, fr or bn).
 
     Args:
         name: one of :data:`ARCHS` (``relu``, ``pe``, ``siren``, ``finer``, ``wire``, ``gauss``).
@@ -317,6 +321,14 @@ def build(
             * ``wire``: ``omega0=20.0``, ``scale0=10.0`` (real Gabor variant).
             * ``gauss``: ``scale=10.0``.
 
+            With ``method="fr"``: ``fr_low=128``, ``fr_high=128``, ``fr_phases=32``,
+            ``fr_alpha`` (per-arch default), ``fr_init="solve"``; with ``method="bn"``:
+            ``bn_position="pre"`` (see :mod:`iga.models.reparam`).
+        method: ``vanilla`` (default; the plain :class:`INR`), ``fr`` (an
+            :class:`~iga.models.reparam.FRINR`) or ``bn`` (a
+            :class:`~iga.models.reparam.BNINR`); "iga" is accepted as vanilla, since IGA
+            changes the gradient, not the model.
+
     Raises:
         ValueError: unknown ``name`` or out-of-range numbers.
         TypeError: unknown option for the chosen arch, or a value of the wrong type.
@@ -327,6 +339,14 @@ def build(
     out_features = _as_int("out_features", out_features, 1)
     hidden_features = _as_int("hidden_features", hidden_features, 1)
     hidden_layers = _as_int("hidden_layers", hidden_layers, 1)
+    from iga.models.reparam import MODEL_METHODS, from_plain, split_options
+
+    method = "vanilla" if method == "iga" else method
+    if method not in MODEL_METHODS:
+        raise ValueError(
+            f"unknown method {method!r}; choose one of {', '.join(MODEL_METHODS)} (or iga)"
+        )
+    kw, method_kw = split_options(kw)
     opts = _resolve_options(name, kw)
 
     args = (name, in_features, out_features, hidden_features, hidden_layers, opts)
@@ -339,6 +359,10 @@ def build(
         with torch.random.fork_rng(devices=[]):
             torch.random.default_generator.manual_seed(seed)
             model = _construct(*args)
+            # Inside the forked RNG: FR's "uniform" init draws random numbers too.
+            model = from_plain(model, method, **method_kw)
+    if seed is None:
+        model = from_plain(model, method, **method_kw)
     if device is not None or dtype is not None:
         model = model.to(device=device, dtype=dtype)
     return model
