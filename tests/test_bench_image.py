@@ -71,7 +71,9 @@ def test_run_resume_missing_cells_tables_and_figures(kodak: Path, tmp_path: Path
     assert res["finished"] == 3 and res["expected"] == 4
     assert res["missing"] == ["kodim02/relu/iga/lr0.005/seed0"]
     outdir = Path(res["dir"])
-    assert "(1/2)" in (outdir / "table.md").read_text()  # the partial cell says so
+    # Averages only over images whose block is complete, and the table says so.
+    assert "1 complete image(s) (kodim01)" in (outdir / "table.md").read_text()
+    assert res["complete_images"] == ["kodim01"]
     assert "kodim02/relu/iga" in (outdir / "missing.md").read_text()
     # Resume: only the missing run is launched.
     lines.clear()

@@ -557,6 +557,33 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
                 out[img] = vals
         return out
 
+    # Averages over the same images in every cell: the images whose whole block (every arch ×
+    # method at the first seed) has finished. Mixing a 4-image cell with a 3-image one would
+    # compare different images; partial images still appear in the per-image tables.
+    complete = [
+        img.stem
+        for img in p.images
+        if all(
+            any(r["seed"] == p.seeds[0] for r in cells.get((a, m), {}).get(img.stem, []))
+            for a in p.archs
+            for m in p.methods
+        )
+    ]
+    avg_images = set(complete) if complete else {i.stem for i in p.images}
+    avg_note = (
+        f"Averages over the {len(complete)} complete image(s) ({', '.join(complete)}); "
+        "images with unfinished runs are left out of the averages."
+        if complete and len(complete) < n_images
+        else (
+            "No image has all its runs finished: cells average the images they have (n/N)."
+            if not complete
+            else f"Averages over all {n_images} images."
+        )
+    )
+
+    def avg_means(arch: str, method: str, key: str) -> dict[str, list[float]]:
+        return {k: v for k, v in image_means(arch, method, key).items() if k in avg_images}
+
     # Averages table in the paper's layout.
     header = ["Metric"] + [
         f"{ARCH_LABEL.get(a, a)} {METHOD_LABEL.get(m, m)}" for a in p.archs for m in p.methods
@@ -567,15 +594,15 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
         cells_md, cells_csv = [], []
         for a in p.archs:
             for m in p.methods:
-                per = image_means(a, m, key)
+                per = avg_means(a, m, key)
                 if not per:
                     cells_md.append("n/a" if key == "lpips" else "—")
                     cells_csv.append("")
                     continue
                 mean = statistics.fmean(statistics.fmean(v) for v in per.values())
                 txt = f"{mean:.{digits}f}"
-                if len(per) < n_images:
-                    txt += f" ({len(per)}/{n_images})"
+                if len(per) < len(avg_images):
+                    txt += f" ({len(per)}/{len(avg_images)})"
                 cells_md.append(txt)
                 cells_csv.append(f"{mean:.6g}")
         md.append(f"| {label} | " + " | ".join(cells_md) + " |")
@@ -588,7 +615,7 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
             spread = statistics.fmean(statistics.stdev(v) for v in per.values()) if per else None
             spread_md.append(f"{spread:.2f} ({len(per)} img)" if spread is not None else "—")
     md.append("| PSNR seed std (dB) | " + " | ".join(spread_md) + " |")
-    table = "\n".join(md)
+    table = avg_note + "\n\n" + "\n".join(md)
 
     # Per-image tables (mean ± std over seeds).
     imgs = [i.stem for i in p.images]
@@ -629,7 +656,7 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
             )
     timing = "\n".join(t_lines) + f"\n\nTotal training time of these runs: {total / 60:.1f} min."
 
-    comparison = _paper_comparison(p, image_means)
+    comparison = _paper_comparison(p, avg_means)
 
     # Files.
     atomic_write_text(outdir / "comparison.md", comparison + "\n")
@@ -669,6 +696,7 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
             "lrs": {f"{a}/{m}": lr for (a, m), lr in p.lrs.items()},
             "finished": len(rows),
             "expected": len(specs),
+            "complete_images": complete,
             "missing": missing,
             "training_seconds": total,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
@@ -678,6 +706,7 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
         _figures(p, cells, outdir / "figures")
     return {
         "table": table,
+        "complete_images": complete,
         "missing": missing,
         "finished": len(rows),
         "expected": len(specs),
