@@ -127,7 +127,7 @@ def _cmd_demo(ns: argparse.Namespace) -> int:
     atomic_write_text(out / "table.md", table + "\n")
     print(table)
     took = time.perf_counter() - t
-    print(f"wrote {out}/comparison.png, {out}/psnr.png and {out}/table.md ({took:.0f} s)")
+    print(f"wrote comparison.png, spectra.png, psnr.png and table.md to {out} ({took:.0f} s)")
     return 0
 
 
