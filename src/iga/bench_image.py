@@ -266,21 +266,17 @@ def load_tier(cfg: BenchImageConfig) -> tuple[str, dict[str, Any]]:
         tier = {**TIERS["cpu"], **json.loads(path.read_text())}
         name = path.stem
     overrides = []
-    if cfg.steps:
-        tier["steps"] = cfg.steps
-        overrides.append(f"steps{cfg.steps}")
-    if cfg.size:
-        tier["size"] = cfg.size
-        overrides.append(f"size{cfg.size}")
-    if cfg.width:
-        tier["width"] = cfg.width
-        overrides.append(f"w{cfg.width}")
-    if cfg.patch:
-        tier["patch"] = cfg.patch
-        overrides.append(f"patch{cfg.patch}")
-    if cfg.end:
-        tier["end"] = cfg.end
-        overrides.append(f"end{cfg.end}")
+    for key, tag in (
+        ("steps", "steps"),
+        ("size", "size"),
+        ("width", "w"),
+        ("patch", "patch"),
+        ("end", "end"),
+    ):
+        value = getattr(cfg, key)
+        if value:
+            tier[key] = value
+            overrides.append(f"{tag}{value}")
     if cfg.fr_alpha_scale != 1.0:
         if not (cfg.fr_alpha_scale > 0 and math.isfinite(cfg.fr_alpha_scale)):
             raise ValueError(f"--fr-alpha-scale must be > 0; got {cfg.fr_alpha_scale}")

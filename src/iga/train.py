@@ -25,6 +25,7 @@ __all__ = [
     "MethodConfig",
     "TrainConfig",
     "TrainResult",
+    "build_iga",
     "make_adjuster",
     "resolve_device",
     "train",
@@ -118,12 +119,8 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def make_adjuster(
-    model: nn.Module, groups: torch.Tensor, cfg: MethodConfig, seed: int = 0
-) -> IGA | None:
-    """The IGA adjuster for ``cfg`` (None for vanilla, fr and bn: plain MSE gradient)."""
-    if cfg.method != "iga":
-        return None
+def build_iga(model: nn.Module, groups: torch.Tensor, cfg: Any, seed: int = 0) -> IGA:
+    """An :class:`~iga.IGA` from any config with ``end, start, ref, sampling, every`` fields."""
     return IGA(
         model,
         groups,
@@ -134,6 +131,13 @@ def make_adjuster(
         every=cfg.every,
         seed=seed,
     )
+
+
+def make_adjuster(
+    model: nn.Module, groups: torch.Tensor, cfg: MethodConfig, seed: int = 0
+) -> IGA | None:
+    """The IGA adjuster for ``cfg`` (None for vanilla, fr and bn: plain MSE gradient)."""
+    return build_iga(model, groups, cfg, seed) if cfg.method == "iga" else None
 
 
 @dataclass

@@ -42,7 +42,7 @@ from ..core import IGA, Balanced, Grouping, adjusted_loss, balance, ntk_two_laye
 from ..core import groups as groups_mod
 from ..io import CSVLogger, prepare_run_dir, save_figure, to_jsonable, write_json
 from ..models import ARCH_OPTIONS, build
-from ..train import TrainConfig, resolve_device, train
+from ..train import TrainConfig, build_iga, resolve_device, train
 
 __all__ = [
     "ADJUST_METHODS",
@@ -409,16 +409,7 @@ def build_adjuster(
         if cfg.end >= n_points:
             raise ValueError(f"end={cfg.end} must be smaller than N={n_points}; lower end")
         return FixedAdjustment(balance(K, cfg.end, cfg.start, cfg.ref), groups)
-    return IGA(
-        model,
-        groups,
-        end=cfg.end,
-        start=cfg.start,
-        ref=cfg.ref,
-        sampling=cfg.sampling,
-        every=cfg.every,
-        seed=seed,
-    )
+    return build_iga(model, groups, cfg, seed)
 
 
 # --- figures ----------------------------------------------------------------------------------
