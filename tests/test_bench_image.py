@@ -92,6 +92,17 @@ def test_run_resume_missing_cells_tables_and_figures(kodak: Path, tmp_path: Path
     ]
     run = outdir.parent / "runs" / "kodim01" / "relu" / "iga" / "lr0.005" / "seed0"
     assert (run / "summary.json").exists() and not (run / "best.pt").exists()
+    # The comparison's gain is the per-image mean of IGA − vanilla, recomputed from runs.csv.
+    import csv
+
+    runs = list(csv.DictReader((outdir / "runs.csv").open()))
+    best = {(r["image"], r["method"]): float(r["psnr_best"]) for r in runs}
+    gain = np.mean([best[(i, "iga")] - best[(i, "vanilla")] for i in ("kodim01", "kodim02")])
+    iga_row = next(
+        line for line in (outdir / "comparison.md").read_text().splitlines() if "+IGA" in line
+    )
+    assert iga_row.split("|")[6].strip().startswith(f"{gain:+.2f}")
+    assert (outdir / "gains.png").stat().st_size > 0
 
 
 def test_fair_protocol_selects_lr_on_first_image(kodak: Path, tmp_path: Path) -> None:
@@ -168,3 +179,5 @@ def test_method_comparison_figure_and_bad_inputs(tmp_path: Path) -> None:
         plots.method_comparison(target, {"A": target[:8]}, tmp_path / "g.png")
     with pytest.raises(ValueError, match="does not fit"):
         plots.method_comparison(target, recons, tmp_path / "g.png", crop=(10, 0, 8, 8))
+    with pytest.raises(ValueError, match="at least one group"):
+        plots.gain_bars({"ReLU": {}}, tmp_path / "h.png")

@@ -652,7 +652,8 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
             )
     timing = "\n".join(t_lines) + f"\n\nTotal training time of these runs: {total / 60:.1f} min."
 
-    comparison = _paper_comparison(p, avg_means)
+    gains = _gains(p, avg_means)
+    comparison = _paper_comparison(gains)
 
     # Files.
     atomic_write_text(outdir / "comparison.md", comparison + "\n")
@@ -700,6 +701,7 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
     )
     if figures:
         _figures(p, cells, outdir / "figures")
+        _gain_figure(p, gains, outdir / "gains.png", cfg.protocol)
     return {
         "table": table,
         "complete_images": complete,
@@ -710,21 +712,27 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
     }
 
 
-def _paper_comparison(
-    p: Plan, image_means: Callable[[str, str, str], dict[str, list[float]]]
-) -> str:
-    """Our best PSNR beside the paper's on the *same* Kodak images, and the gains over vanilla."""
-    lines = [
-        "Best PSNR (dB), ours (this tier) vs the paper's Table 6 on the same images; "
-        "gain = method − vanilla of the same arch.",
-        "",
-        "| arch | method | images | ours | paper | ours gain | paper gain |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
+@dataclass
+class _Gain:
+    """One (arch, method) cell of the comparison with the paper, on the same Kodak images."""
+
+    arch: str
+    method: str
+    images: list[str]
+    ours: float  # mean best PSNR over images (each image: mean over seeds)
+    paper: float  # the paper's Table 6 mean over the same images
+    d_ours: list[float]  # per-image gain over vanilla (images that have a vanilla run)
+    d_paper: list[float]  # the paper's per-image gain on those images
+
+
+def _gains(p: Plan, image_means: Callable[[str, str, str], dict[str, list[float]]]) -> list[_Gain]:
+    """Our best PSNR and gains over vanilla beside the paper's (Table 6), cell by cell."""
+    out = []
     for a in p.archs:
         if a not in PAPER_TABLE6_PSNR:
             continue
         base = image_means(a, "vanilla", "psnr_best")
+        pv = PAPER_TABLE6_PSNR[a]["vanilla"]
         for m in p.methods:
             ours = image_means(a, m, "psnr_best")
             imgs = [
@@ -732,22 +740,64 @@ def _paper_comparison(
             ]
             if not imgs:
                 continue
-            mean_ours = statistics.fmean(statistics.fmean(ours[i]) for i in imgs)
             paper = PAPER_TABLE6_PSNR[a][m]
-            mean_paper = statistics.fmean(paper[int(i[5:]) - 1] for i in imgs)
-            paired = [i for i in imgs if i in base]
-            gain = gain_p = "—"
-            if m != "vanilla" and paired:
-                d_ours = [statistics.fmean(ours[i]) - statistics.fmean(base[i]) for i in paired]
-                pv = PAPER_TABLE6_PSNR[a]["vanilla"]
-                d_paper = [paper[int(i[5:]) - 1] - pv[int(i[5:]) - 1] for i in paired]
-                gain = f"{statistics.fmean(d_ours):+.2f}"
-                gain_p = f"{statistics.fmean(d_paper):+.2f}"
-            lines.append(
-                f"| {ARCH_LABEL.get(a, a)} | {METHOD_LABEL.get(m, m)} | {len(imgs)} | "
-                f"{mean_ours:.2f} | {mean_paper:.2f} | {gain} | {gain_p} |"
+            paired = [i for i in imgs if i in base] if m != "vanilla" else []
+            out.append(
+                _Gain(
+                    a,
+                    m,
+                    imgs,
+                    statistics.fmean(statistics.fmean(ours[i]) for i in imgs),
+                    statistics.fmean(paper[int(i[5:]) - 1] for i in imgs),
+                    [statistics.fmean(ours[i]) - statistics.fmean(base[i]) for i in paired],
+                    [paper[int(i[5:]) - 1] - pv[int(i[5:]) - 1] for i in paired],
+                )
             )
+    return out
+
+
+def _paper_comparison(gains: Sequence[_Gain]) -> str:
+    """Markdown: our best PSNR beside the paper's on the *same* images, and the gains."""
+    lines = [
+        "Best PSNR (dB), ours (this tier) vs the paper's Table 6 on the same images; "
+        "gain = method − vanilla of the same arch (± std over images).",
+        "",
+        "| arch | method | images | ours | paper | ours gain | paper gain |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for g in gains:
+        gain = gain_p = "—"
+        if g.d_ours:
+            gain = f"{statistics.fmean(g.d_ours):+.2f}"
+            if len(g.d_ours) > 1:
+                gain += f" ± {statistics.stdev(g.d_ours):.2f}"
+            gain_p = f"{statistics.fmean(g.d_paper):+.2f}"
+        lines.append(
+            f"| {ARCH_LABEL.get(g.arch, g.arch)} | {METHOD_LABEL.get(g.method, g.method)} | "
+            f"{len(g.images)} | {g.ours:.2f} | {g.paper:.2f} | {gain} | {gain_p} |"
+        )
     return "\n".join(lines)
+
+
+def _gain_figure(p: Plan, gains: Sequence[_Gain], path: Path, protocol: str) -> None:
+    """``gains.png``: per-image gains over vanilla as bars, the paper's as diamonds."""
+    from . import plots
+
+    data: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    for g in gains:
+        if g.d_ours:
+            label = METHOD_LABEL.get(g.method, g.method).lstrip("+")
+            data.setdefault(ARCH_LABEL.get(g.arch, g.arch), {})[label] = (g.d_ours, g.d_paper)
+    if data:
+        n = max(len(g.d_ours) for g in gains)
+        plots.gain_bars(
+            data,
+            path,
+            title=f"Best-PSNR gain over vanilla, tier {p.tier_name}, protocol {protocol}\n"
+            f"bars: ours, mean ± std over up to {n} images; dots: images; "
+            "diamonds: the paper on the same images",
+            reference_label="paper (Table 6)",
+        )
 
 
 def _figures(p: Plan, cells: dict[tuple[str, str], dict[str, list[dict[str, Any]]]], out: Path):

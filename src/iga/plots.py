@@ -21,6 +21,7 @@ from iga.io import save_figure
 
 __all__ = [
     "fft_residual",
+    "gain_bars",
     "method_comparison",
     "psnr_curves",
     "residual_spectra",
@@ -274,7 +275,9 @@ def method_comparison(
         vmax = vmin + 1.0
     n = len(recs) + 1
     panel = 2.2
-    fig = Figure(figsize=(panel * n + 0.9, panel * 2 + 0.7), dpi=dpi, layout="constrained")
+    # Row height follows the image's aspect so landscape images leave no blank band.
+    row = panel * h / w
+    fig = Figure(figsize=(panel * n + 1.4, 2 * row + 0.9), dpi=dpi, layout="constrained")
     axes = fig.subplots(2, n, squeeze=False)
     from matplotlib.patches import Rectangle
 
@@ -301,6 +304,64 @@ def method_comparison(
         ax.set_title(f"{label}: FFT residual", fontsize=8)
         ax.set_axis_off()
     fig.colorbar(mappable, ax=list(axes[1, 1:]), label="log10 |FFT(recon - target)|", shrink=0.85)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    # "tight" keeps the colorbar's label inside the saved image.
+    return save_figure(fig, path, bbox_inches="tight")
+
+
+def gain_bars(
+    gains: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float] | None]]],
+    path: PathLike,
+    title: str | None = None,
+    reference_label: str = "paper",
+) -> Path:
+    """Bar chart of per-image gains over a baseline, one panel per group (e.g. architecture).
+
+    ``gains[group][method] = (ours, reference)``: ``ours`` holds one gain per image (the bar is
+    their mean, the error bar their standard deviation, the dots the images); ``reference``
+    (same images, or ``None``) is drawn as a black diamond at its mean, e.g. the paper's gain.
+    """
+    groups = [g for g in gains if gains[g]]
+    if not groups:
+        raise ValueError("gain_bars needs at least one group with one method; got none")
+    fig = Figure(figsize=(3.2 * len(groups) + 0.4, 3.4), dpi=_DPI, layout="constrained")
+    axes = fig.subplots(1, len(groups), squeeze=False, sharey=True)[0]
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    shown_ref = False
+    for ax, group in zip(axes, groups, strict=True):
+        for j, (ours, ref) in enumerate(gains[group].values()):
+            vals = np.asarray(ours, dtype=np.float64)
+            if vals.size == 0:
+                continue
+            err = vals.std(ddof=1) if vals.size > 1 else 0.0
+            ax.bar(j, vals.mean(), yerr=err, color=colours[j % len(colours)], alpha=0.8, capsize=3)
+            ax.plot(
+                np.full(vals.size, j) + np.linspace(-0.15, 0.15, vals.size),
+                vals,
+                ".",
+                color="k",
+                ms=3,
+                alpha=0.6,
+            )
+            if ref is not None and len(ref):
+                ax.plot(
+                    j,
+                    float(np.mean(ref)),
+                    "D",
+                    color="k",
+                    ms=6,
+                    mfc="white",
+                    label=reference_label if not shown_ref else None,
+                )
+                shown_ref = True
+        ax.axhline(0.0, color="grey", lw=0.8)
+        ax.set_xticks(range(len(gains[group])), list(gains[group]), fontsize=8)
+        ax.set_title(group, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("gain over vanilla (dB)")
+    if shown_ref:
+        axes[0].legend(fontsize=8, loc="best")
     if title:
         fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
