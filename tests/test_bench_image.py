@@ -103,6 +103,13 @@ def test_run_resume_missing_cells_tables_and_figures(kodak: Path, tmp_path: Path
     )
     assert iga_row.split("|")[6].strip().startswith(f"{gain:+.2f}")
     assert (outdir / "gains.png").stat().st_size > 0
+    # A subset aggregated under --report leaves the main tables alone.
+    main_table = (outdir / "table.md").read_text()
+    res = aggregate(_cfg(kodak, tmp_path, images="2", report="only2"), figures=False)
+    assert Path(res["dir"]) == outdir.parent / "only2" and res["finished"] == 2
+    assert (outdir / "table.md").read_text() == main_table
+    with pytest.raises(ValueError, match="--report"):
+        _cfg(kodak, tmp_path, report="../x")
 
 
 def test_fair_protocol_selects_lr_on_first_image(kodak: Path, tmp_path: Path) -> None:

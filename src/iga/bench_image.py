@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -173,6 +174,13 @@ class BenchImageConfig:
         default=False, metadata={"help": "keep best.pt/final.pt in run dirs (large for FR)"}
     )
     no_figures: bool = field(default=False, metadata={"help": "skip the comparison figures"})
+    report: str = field(
+        default="",
+        metadata={
+            "help": "subfolder of <out>/<tier> for tables and figures (default: the protocol), "
+            "so a subset (e.g. --images 1-3 --seeds 0,1,2) does not overwrite the main table"
+        },
+    )
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
     def __post_init__(self) -> None:
@@ -195,6 +203,12 @@ class BenchImageConfig:
                 raise ValueError(
                     f"unknown method {m!r} in --methods; choose from {', '.join(METHODS)}"
                 )
+        if self.report and (
+            self.report in (".", "..", "runs") or not re.fullmatch(r"[\w.\-]+", self.report)
+        ):
+            raise ValueError(
+                f"--report must be a plain folder name other than 'runs'; got {self.report!r}"
+            )
         if not _split(self.archs) or not _split(self.methods):
             raise ValueError("--archs and --methods must name at least one each")
         _ = self.seed_list  # parses and validates --seeds
@@ -509,7 +523,7 @@ def aggregate(cfg: BenchImageConfig, figures: bool = True) -> dict[str, Any]:
     Returns ``{"table": markdown, "missing": [...], "finished": n, "expected": n, "dir": path}``.
     """
     p = plan(cfg)
-    outdir = p.root / cfg.protocol
+    outdir = p.root / (cfg.report or cfg.protocol)
     specs = _main_specs(p)
     summaries = collect(specs)
     rows: list[dict[str, Any]] = []
