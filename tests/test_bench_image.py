@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -93,8 +94,6 @@ def test_run_resume_missing_cells_tables_and_figures(kodak: Path, tmp_path: Path
     run = outdir.parent / "runs" / "kodim01" / "relu" / "iga" / "lr0.005" / "seed0"
     assert (run / "summary.json").exists() and not (run / "best.pt").exists()
     # The comparison's gain is the per-image mean of IGA − vanilla, recomputed from runs.csv.
-    import csv
-
     runs = list(csv.DictReader((outdir / "runs.csv").open()))
     best = {(r["image"], r["method"]): float(r["psnr_best"]) for r in runs}
     gain = np.mean([best[(i, "iga")] - best[(i, "vanilla")] for i in ("kodim01", "kodim02")])

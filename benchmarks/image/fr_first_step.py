@@ -16,16 +16,14 @@ import argparse
 
 import torch
 
-from iga.models import FR_ALPHA, build
+from iga.models import FR_ALPHA, FRINR, build
 from iga.tasks.image_data import ImageData
 
 
 def hidden_weight(model: torch.nn.Module) -> torch.Tensor:
-    """The effective weight of the first hidden-to-hidden layer (merged ΛB for FR)."""
-    merged = [m.merged_weight() for m in model.modules() if hasattr(m, "merged_weight")]
-    if merged:
-        return merged[0].detach().clone()
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    """The effective weight of the first hidden-to-hidden layer (ΛB for FR, via its merge)."""
+    plain = model.merge() if isinstance(model, FRINR) else model
+    linears = [m for m in plain.modules() if isinstance(m, torch.nn.Linear)]
     return linears[1].weight.detach().clone()
 
 

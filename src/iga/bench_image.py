@@ -755,16 +755,18 @@ def _gains(p: Plan, image_means: Callable[[str, str, str], dict[str, list[float]
             if not imgs:
                 continue
             paper = PAPER_TABLE6_PSNR[a][m]
+            mean = {i: statistics.fmean(ours[i]) for i in imgs}  # over seeds
+            k = {i: int(i[5:]) - 1 for i in imgs}  # index into the paper's Kodak 1-8 lists
             paired = [i for i in imgs if i in base] if m != "vanilla" else []
             out.append(
                 _Gain(
                     a,
                     m,
                     imgs,
-                    statistics.fmean(statistics.fmean(ours[i]) for i in imgs),
-                    statistics.fmean(paper[int(i[5:]) - 1] for i in imgs),
-                    [statistics.fmean(ours[i]) - statistics.fmean(base[i]) for i in paired],
-                    [paper[int(i[5:]) - 1] - pv[int(i[5:]) - 1] for i in paired],
+                    statistics.fmean(mean.values()),
+                    statistics.fmean(paper[k[i]] for i in imgs),
+                    [mean[i] - statistics.fmean(base[i]) for i in paired],
+                    [paper[k[i]] - pv[k[i]] for i in paired],
                 )
             )
     return out

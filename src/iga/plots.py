@@ -327,7 +327,6 @@ def gain_bars(
         raise ValueError("gain_bars needs at least one group with one method; got none")
     fig = Figure(figsize=(3.2 * len(groups) + 0.4, 3.4), dpi=_DPI, layout="constrained")
     axes = fig.subplots(1, len(groups), squeeze=False, sharey=True)[0]
-    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
     shown_ref = False
     for ax, group in zip(axes, groups, strict=True):
         for j, (ours, ref) in enumerate(gains[group].values()):
@@ -335,7 +334,7 @@ def gain_bars(
             if vals.size == 0:
                 continue
             err = vals.std(ddof=1) if vals.size > 1 else 0.0
-            ax.bar(j, vals.mean(), yerr=err, color=colours[j % len(colours)], alpha=0.8, capsize=3)
+            ax.bar(j, vals.mean(), yerr=err, color=f"C{j % 10}", alpha=0.8, capsize=3)
             ax.plot(
                 np.full(vals.size, j) + np.linspace(-0.15, 0.15, vals.size),
                 vals,
