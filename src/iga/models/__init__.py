@@ -7,6 +7,7 @@ from iga.models.inr import ARCH_OPTIONS, ARCHS, INR, OPTION_HELP, build, count_p
 from iga.models.layers import Finer, Gaussian, PositionalEncoding, RealGabor, Sine
 from iga.models.reparam import (
     BN_OPTIONS,
+    BN_POSITION,
     BNINR,
     FR_ALPHA,
     FR_OPTIONS,
@@ -20,6 +21,7 @@ __all__ = [
     "ARCHS",
     "ARCH_OPTIONS",
     "BN_OPTIONS",
+    "BN_POSITION",
     "BNINR",
     "FR_ALPHA",
     "FR_OPTIONS",

@@ -322,8 +322,8 @@ def build(
             * ``gauss``: ``scale=10.0``.
 
             With ``method="fr"``: ``fr_low=128``, ``fr_high=128``, ``fr_phases=32``,
-            ``fr_alpha`` (per-arch default), ``fr_init="solve"``; with ``method="bn"``:
-            ``bn_position="pre"`` (see :mod:`iga.models.reparam`).
+            ``fr_alpha`` (per-arch default), ``fr_init="uniform"``; with ``method="bn"``:
+            ``bn_position="auto"`` (see :mod:`iga.models.reparam`).
         method: ``vanilla`` (default; the plain :class:`INR`), ``fr`` (an
             :class:`~iga.models.reparam.FRINR`) or ``bn`` (a
             :class:`~iga.models.reparam.BNINR`); "iga" is accepted as vanilla, since IGA

@@ -11,32 +11,44 @@ code recognises both and uses its generic path; the benchmark never combines the
 
 **FR** (Shi, Zhou, Gu, CVPR 2024). Each hidden-to-hidden linear layer's weight is
 ``W = Λ B`` with ``B`` ``[M, in]`` a fixed matrix of cosine bases and ``Λ`` ``[out, M]``
-learned. Row ``k`` of ``B`` is ``α cos(ω_k t + φ_k)`` sampled at ``in`` points ``t`` evenly
-spread over one period of the lowest frequency, for ``ω`` in ``low`` frequencies
+learned. Row ``k`` of ``B`` is ``α cos(ω_k t + φ_k)`` sampled at ``in`` points
+``t = linspace(-T/2, T/2, in)`` (both ends included, spacing ``T/(in - 1)``) with
+``T = 2π·low`` the period of the lowest frequency, for ``ω`` in ``low`` frequencies
 ``1/low, 2/low, ..., 1`` and ``high`` frequencies ``1, 2, ..., high`` and ``phases`` phases
 ``2πp/phases``; ``M = (low + high) · phases`` (8192 with the FR paper's 128 + 128 and 32).
-Unlike the authors' code the ``in`` points do not repeat the period's end point (see
-:func:`fourier_bases`), so ``B`` has full column rank.
-The first layer (it sees coordinates) and the output layer stay plain, as in the authors' code.
+This is the authors' construction, point for point (their ``init_bases``).
 
-Initialisation of Λ: by default (``fr_init="solve"``) Λ₀ is the minimum-norm solution of
-``Λ₀ B = W₀`` with ``W₀`` the plain model's initial weight for the same seed, so an FR model
-computes *exactly* the vanilla model's function at step 0 and the only difference is the
-gradient geometry. The authors instead draw each column ``k`` of Λ from
-``U(±sqrt(6/M)/(‖B_k‖ ω₀))`` (ω₀ = 1 for ReLU) and zero the bias, which gives W a He-like
-scale rather than the arch's default; ``fr_init="uniform"`` reproduces that. ``α`` cancels at
-initialisation either way; it only scales the effective step size on W.
+Why the end point matters: an earlier version of this module dropped the repeated end point
+(spacing ``T/in``) to make ``B`` full rank. With ``T = 256π`` and ``in = 64`` that spacing is
+exactly ``4π``, so every integer frequency is sampled at the same phase and half of the rows of
+``B`` were constant vectors (13-53 % for widths 16-512); one direction of ``B`` then dwarfed the
+others and FR's first Adam step shifted every weight uniformly. The authors' spacing
+``T/(in - 1)`` is aliased only where ``(in - 1)`` divides ``128·k`` (1.6-6 % of the rows, none for
+widths 256 and 512). Their ``B`` has rank ``in - 1`` (the two end points coincide modulo ``T``),
+so ``W = ΛB`` always gives the first and last input units the same weight; that is FR as
+published and as benchmarked. The first layer (it sees coordinates) and the output layer stay
+plain, as in the authors' code.
 
-**BN** (Cai et al., CVPR 2024). ``BatchNorm1d`` after each hidden linear layer, before the
-activation (``bn_position="pre"``, the default, as in the issue and the authors' PE/SIREN
-code) or after it (``"post"``, what the authors' plain-ReLU code does). The layers never keep
-running statistics (``track_running_stats=False``): training is full-batch, so at inference
-the statistics of the full coordinate grid are *the* training-mode statistics, and evaluating
-the model on that grid (in train or eval mode) reproduces what was trained. Evaluating a BN
-model on a different set of points (a crop, another resolution) changes the statistics; use
-:meth:`BNINR.merge` with the training grid to freeze them first. For sine-type activations
-(siren, finer) the normalised pre-activation goes into ``sin(·)`` with unit frequency, as in
-the authors' ``sin(BN(ω₀ z))`` (BN removes the ω₀ scale).
+Initialisation of Λ: by default (``fr_init="uniform"``, the authors') column ``k`` of Λ is
+drawn from ``U(±sqrt(6/M)/(‖B_k‖ ω₀))`` (ω₀ = 1 for ReLU) and the bias is zeroed, which gives W
+a He-like scale rather than the arch's default. ``fr_init="solve"`` instead takes the
+minimum-norm Λ₀ with ``Λ₀ B ≈ W₀`` (the plain model's initial weight for the same seed,
+projected onto the row space of ``B``: its first and last columns are averaged) and keeps the
+plain bias, so FR starts from (nearly) the vanilla model's function. ``α`` cancels at
+initialisation either way; it only scales the effective step size on W. The two are compared
+side by side in ``docs/image_benchmark.md``.
+
+**BN** (Cai et al., CVPR 2024). ``BatchNorm1d`` at each hidden layer, before the activation
+(``bn_position="pre"``) or after it (``"post"``). The default ``"auto"`` places it where the IGA
+authors' Kodak code does (:data:`BN_POSITION`): after the activation for plain ReLU (their
+``relu+bn``), before it for PE and the sine-type archs (``relu+pe+bn``, ``sin+bn``). The layers
+never keep running statistics (``track_running_stats=False``): training is full-batch, so at
+inference the statistics of the full coordinate grid are *the* training-mode statistics, and
+evaluating the model on that grid (in train or eval mode) reproduces what was trained.
+Evaluating a BN model on a different set of points (a crop, another resolution) changes the
+statistics; use :meth:`BNINR.merge` with the training grid to freeze them first. For sine-type
+activations (siren, finer) the normalised pre-activation goes into ``sin(·)`` with unit
+frequency, as in the authors' ``sin(BN(ω₀ z))`` (BN removes the ω₀ scale).
 """
 
 from __future__ import annotations
@@ -55,6 +67,7 @@ from iga.models.layers import Finer, Sine
 
 __all__ = [
     "BN_OPTIONS",
+    "BN_POSITION",
     "FR_ALPHA",
     "FR_OPTIONS",
     "MODEL_METHODS",
@@ -76,15 +89,19 @@ FR_ALPHA: Mapping[str, float] = MappingProxyType(
 sin 0.004); the other sine-like archs borrow SIREN's."""
 
 FR_OPTIONS: Mapping[str, object] = MappingProxyType(
-    {"fr_low": 128, "fr_high": 128, "fr_phases": 32, "fr_alpha": None, "fr_init": "solve"}
+    {"fr_low": 128, "fr_high": 128, "fr_phases": 32, "fr_alpha": None, "fr_init": "uniform"}
 )
 """Options of ``method="fr"`` and their defaults (``fr_alpha=None``: :data:`FR_ALPHA`)."""
 
-BN_OPTIONS: Mapping[str, object] = MappingProxyType({"bn_position": "pre"})
-"""Options of ``method="bn"`` and their defaults."""
+BN_OPTIONS: Mapping[str, object] = MappingProxyType({"bn_position": "auto"})
+"""Options of ``method="bn"`` and their defaults (``"auto"``: :data:`BN_POSITION`)."""
+
+BN_POSITION: Mapping[str, str] = MappingProxyType({"relu": "post"})
+"""Where ``bn_position="auto"`` puts BN per arch: after the activation for plain ReLU (the
+authors' ``relu+bn``), before it for every other arch (their ``relu+pe+bn`` and ``sin+bn``)."""
 
 FR_INITS = ("solve", "uniform")
-BN_POSITIONS = ("pre", "post")
+BN_POSITIONS = ("auto", "pre", "post")
 
 
 def fourier_bases(
@@ -105,13 +122,10 @@ def fourier_bases(
             f">= 1; got low={low}, high={high}, phases={phases}, in_features={in_features}"
         )
     freqs = [(i + 1) / low for i in range(low)] + [float(i + 1) for i in range(high)]
-    # One full period of the lowest frequency, sampled periodically: the authors' code uses
-    # linspace(-T/2, T/2, in) *with* both endpoints, which are the same point modulo T for
-    # every basis (all frequencies are multiples of 1/low), so their B has rank in - 1 and
-    # W = ΛB can never give the first and last input units different weights. Dropping the
-    # duplicate endpoint keeps B full rank (and well conditioned), so ΛB spans every W.
+    # The authors' sampling: one period of the lowest frequency *with* both end points. Do not
+    # drop the end point: spacing T/in aliases every integer frequency for in | 2·low (module doc).
     period = 2 * math.pi / min(freqs)
-    t = torch.linspace(-period / 2, period / 2, in_features + 1, dtype=torch.float64)[:-1]
+    t = torch.linspace(-period / 2, period / 2, in_features, dtype=torch.float64)
     omega = torch.tensor(freqs, dtype=torch.float64)
     phi = 2 * math.pi * torch.arange(phases, dtype=torch.float64) / phases
     # [F, P, in] -> [F*P, in]
@@ -126,7 +140,7 @@ class FRLinear(nn.Module):
         weight: the initial weight ``W₀`` ``[out, in]`` (used by ``init="solve"``).
         bias: the initial bias ``[out]`` (kept by ``"solve"``, zeroed by ``"uniform"``).
         low, high, phases, alpha: the bases, see :func:`fourier_bases`.
-        init: ``"solve"`` (Λ₀ B = W₀ exactly, minimum norm) or ``"uniform"`` (authors').
+        init: ``"uniform"`` (the authors') or ``"solve"`` (minimum-norm Λ₀ with Λ₀ B ≈ W₀).
         omega0: the sine frequency of the following activation; only used by ``"uniform"``,
             which divides the bound by it like the authors' sine FR layer.
     """
@@ -142,7 +156,7 @@ class FRLinear(nn.Module):
         high: int = 128,
         phases: int = 32,
         alpha: float = 0.05,
-        init: str = "solve",
+        init: str = "uniform",
         omega0: float = 1.0,
     ) -> None:
         super().__init__()
@@ -155,8 +169,8 @@ class FRLinear(nn.Module):
         self.low, self.high, self.phases, self.alpha, self.init = low, high, phases, alpha, init
         b64 = fourier_bases(in_features, low, high, phases, alpha)
         if init == "solve":
-            # Minimum-norm Λ with Λ B = W₀: B has full column rank, so pinv(B) B = I exactly
-            # (up to float64 rounding), and the model starts as the vanilla one.
+            # Minimum-norm Λ with Λ B = W₀ P, P the projector onto B's row space (rank in - 1:
+            # the end points coincide), so the model starts next to the vanilla one.
             lam = weight.detach().to(torch.float64) @ torch.linalg.pinv(b64)
             b = bias.detach().clone() if bias is not None else torch.zeros(out_features)
         else:
@@ -311,10 +325,14 @@ def _resolve(method: str, arch: str, given: Mapping[str, Any]) -> dict[str, Any]
             raise ValueError(
                 f"unknown fr_init {opts['fr_init']!r}; choose one of {', '.join(FR_INITS)}"
             )
-    if method == "bn" and opts["bn_position"] not in BN_POSITIONS:
-        raise ValueError(
-            f"unknown bn_position {opts['bn_position']!r}; choose one of {', '.join(BN_POSITIONS)}"
-        )
+    if method == "bn":
+        if opts["bn_position"] not in BN_POSITIONS:
+            raise ValueError(
+                f"unknown bn_position {opts['bn_position']!r}; "
+                f"choose one of {', '.join(BN_POSITIONS)}"
+            )
+        if opts["bn_position"] == "auto":
+            opts["bn_position"] = BN_POSITION.get(arch, "pre")
     return opts
 
 
@@ -329,7 +347,8 @@ def from_plain(plain: INR, method: str, **options: Any) -> INR | FRINR | BNINR:
     """Turn a freshly built plain INR into its ``method`` variant (``vanilla``: unchanged).
 
     The variant reuses the plain model's initial weights, so for one seed vanilla, FR (with
-    ``fr_init="solve"``) and BN start from the same linear layers.
+    ``fr_init="solve"``) and BN start from the same linear layers; FR's default
+    ``fr_init="uniform"`` draws Λ afresh, as the authors do.
     """
     if method not in MODEL_METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(MODEL_METHODS)}")
