@@ -1,8 +1,14 @@
-"""The sweep runner: skip finished runs, survive failures, executors (Ray optional)."""
+"""The sweep runner: skip finished runs, survive failures, executors.
+
+The Ray test runs on a local Ray cluster; it is skipped where Ray is not installed, except with
+``IGA_REQUIRE_RAY=1`` (set by CI), where a missing Ray fails it.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,23 +96,64 @@ def test_max_runs_and_validation(tmp_path: Path) -> None:
         make_executor("slurm")
 
 
-def test_ray_executor_on_local_cluster(tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray")
-    import sys
+def _ray_or_skip() -> Any:
+    """Ray, or a skip where it is not installed; with IGA_REQUIRE_RAY=1 (CI) a failure instead."""
+    try:
+        import ray
+    except ImportError as e:
+        if os.environ.get("IGA_REQUIRE_RAY") == "1":
+            pytest.fail(f"IGA_REQUIRE_RAY=1 but Ray cannot be imported ({e}); install '.[ray]'")
+        pytest.skip("Ray is not installed (pip install 'iga[ray]')")
+    return ray
 
+
+def pid_run(config: dict[str, Any]) -> dict[str, Any]:
+    """toy_run, returning (not writing) the id of the process that ran it as well."""
+    return {**toy_run(config), "pid": os.getpid()}
+
+
+def test_ray_executor_on_local_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ray = _ray_or_skip()
     from ray import cloudpickle
 
-    # Ray workers cannot import this test module; ship toy_run by value instead.
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")  # no usage report from CI
+    # Ray workers cannot import this test module; ship pid_run and toy_run by value instead.
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    CALLS.clear()
     specs = _specs(tmp_path, fail={"run2"})
+    # A small local cluster (2 CPUs, no dashboard), one CPU per run: two runs at a time.
     ex = make_executor("ray", num_cpus=1, init_kwargs={"num_cpus": 2, "include_dashboard": False})
     try:
-        report = run_sweep(specs, toy_run, ex, progress=False)
-        assert {o.spec.name for o in report.by_status("done")} == {"run0", "run1", "run3"}
-        assert [o.spec.name for o in report.by_status("failed")] == ["run2"]
-        assert collect(specs)["run3"] == {"value": 9}
-        # Resume through Ray as well: nothing but the failed run is launched again.
-        report = run_sweep(specs, toy_run, ex, progress=False)
+        report = run_sweep(specs, pid_run, ex, progress=False)
+        assert ray.is_initialized() and ray.cluster_resources()["CPU"] == 2
+        done = report.by_status("done")
+        assert {o.spec.name: o.result["value"] for o in done if o.result} == {
+            "run0": 0,
+            "run1": 1,
+            "run3": 9,
+        }
+        # Every run ran in a Ray worker, none in this process.
+        assert CALLS == [] and all(o.result and o.result["pid"] != os.getpid() for o in done)
+        failed = report.by_status("failed")
+        assert [o.spec.name for o in failed] == ["run2"]
+        assert "boom in run2" in (failed[0].error or "")
+        record = json.loads((tmp_path / "run2" / FAILURE_FILE).read_text())
+        assert record["name"] == "run2" and "RuntimeError: boom in run2" in record["error"]
+        assert "Traceback" in record["traceback"]
+        assert collect(specs) == {
+            "run0": {"value": 0},
+            "run1": {"value": 1},
+            "run2": None,
+            "run3": {"value": 9},
+        }
+        # Resume through Ray, one task in flight at a time: only the failed run is launched
+        # again; it succeeds now and its failure record is removed.
+        fixed = [RunSpec(s.name, s.out, {**s.config, "fail": False}) for s in specs]
+        again = make_executor("ray", num_cpus=1, max_in_flight=1)
+        report = run_sweep(fixed, pid_run, again, progress=False)
         assert len(report.by_status("skipped")) == 3
+        assert [o.spec.name for o in report.by_status("done")] == ["run2"]
+        assert not (tmp_path / "run2" / FAILURE_FILE).exists()
+        assert collect(fixed) == {f"run{i}": {"value": i * i} for i in range(4)}
     finally:
         ray.shutdown()

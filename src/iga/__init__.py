@@ -5,7 +5,8 @@ The public API (see the README for a quickstart)::
     adjuster = iga.IGA(model, groups=iga.groups.grid((H, W), block=8), end=20)
     loss = adjuster.loss(model(coords), target, coords)
 
-plus the pieces: :func:`entk`, :func:`balance_matrix`, :mod:`groups`, :func:`adjusted_loss`.
+plus the pieces: :func:`entk`, :func:`balance_matrix`, :mod:`groups`, :func:`adjusted_loss`,
+and :func:`image_points` (an image's ``[-1, 1]`` (y, x) coordinates and colours).
 """
 
 from . import models
@@ -24,6 +25,7 @@ from .core import (
     max_residual_points,
     ntk_two_layer_relu,
 )
+from .tasks.image_data import image_points
 
 __version__ = "0.1.0"
 
@@ -39,6 +41,7 @@ __all__ = [
     "balance_matrix",
     "entk",
     "groups",
+    "image_points",
     "jacobian",
     "max_residual_points",
     "models",

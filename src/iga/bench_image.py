@@ -346,12 +346,31 @@ def _spec(
     return RunSpec(
         name=f"{image.stem}/{arch}/{method}/lr{lr:g}/seed{seed}",
         out=str(out),
+        key=_key(fit),
         config={
             "fit": fit,
             "threads": cfg.threads,
             "keep_checkpoints": cfg.keep_checkpoints,
             "meta": {"image": image.stem, "arch": arch, "method": method, "lr": lr, "seed": seed},
         },
+    )
+
+
+def _key(fit: dict[str, Any]) -> str:
+    from .tasks.image import run_key
+
+    return run_key(_fit_config(fit))
+
+
+def _fit_config(f: dict[str, Any]) -> Any:
+    from .tasks.image import ImageFitConfig, ModelConfig
+    from .train import MethodConfig, TrainConfig
+
+    return ImageFitConfig(
+        **{k: v for k, v in f.items() if k not in ("model", "method", "train")},
+        model=ModelConfig(**f["model"]),
+        method=MethodConfig(**f["method"]),
+        train=TrainConfig(**f["train"]),
     )
 
 
@@ -373,20 +392,14 @@ def run_image(config: dict[str, Any]) -> dict[str, Any]:
     """
     import torch
 
-    from .tasks.image import ImageFitConfig, ModelConfig, TrainingDiverged, fit_image
-    from .train import MethodConfig, TrainConfig
+    from .tasks.image import TrainingDiverged, fit_image
 
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
-    f = dict(config["fit"])
-    cfg = ImageFitConfig(
-        **{k: v for k, v in f.items() if k not in ("model", "method", "train")},
-        model=ModelConfig(**f["model"]),
-        method=MethodConfig(**f["method"]),
-        train=TrainConfig(**f["train"]),
-    )
+    cfg = _fit_config(dict(config["fit"]))
     try:
-        summary = fit_image(cfg, progress=False)
+        # An interrupted run of the same config continues from its checkpoint.
+        summary = fit_image(cfg, progress=False, resume="auto")
     except TrainingDiverged:
         summary = json.loads((Path(cfg.out) / "summary.json").read_text())
     if not config.get("keep_checkpoints"):

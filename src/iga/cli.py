@@ -26,8 +26,24 @@ __all__ = ["main"]
 _TYPES = {"int": int, "float": float, "str": str}
 
 
+def _with_default(help_: str, default: Any) -> str:
+    """``help_`` plus ``(default: X)``, unless the text already states its default.
+
+    A help text with its own ``default: ...`` (e.g. ``--lr``, whose default depends on the
+    method and arch) is left alone, and so is an unset default (None or ""), whose meaning the
+    help text explains. ``%(default)s`` keeps ``ArgumentDefaultsHelpFormatter`` from adding it
+    a second time, should a parser use that formatter.
+    """
+    if "default:" in help_.lower() or default is None or default == "":
+        return help_
+    return f"{help_} (default: %(default)s)"
+
+
 def _add_fields(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """One ``--option`` per leaf field of dataclass ``cls`` (nested dataclasses flattened)."""
+    """One ``--option`` per leaf field of dataclass ``cls`` (nested dataclasses flattened).
+
+    The help text is the field's ``metadata["help"]``; each option shows its default once.
+    """
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
@@ -46,12 +62,12 @@ def _add_fields(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...
                 action="append",
                 default=[],
                 metavar="KEY=VALUE",
-                help=f"{help_} (repeatable)",
+                help=f"{help_} (repeatable; default: the arch's own)",
             )
         else:
             base = str(f.type).replace(" | None", "")
             parser.add_argument(
-                flag, type=_TYPES[base], default=default, help=f"{help_} (default: {default})"
+                flag, type=_TYPES[base], default=default, help=_with_default(help_, default)
             )
 
 
@@ -91,7 +107,7 @@ def _cmd_fit_image(ns: argparse.Namespace) -> int:
     from .tasks.image import ImageFitConfig, fit_image
 
     cfg = _build(ImageFitConfig, ns, path=ns.path)
-    s = fit_image(cfg, progress=not ns.quiet)
+    s = fit_image(cfg, progress=not ns.quiet, resume=ns.resume)
     print(
         f"{cfg.model.arch}/{cfg.method.method}: best PSNR {s['psnr_best']:.2f} dB "
         f"(step {s['best_step']}), final {s['psnr_final']:.2f} dB, SSIM {s['ssim']:.4f}, "
@@ -149,7 +165,6 @@ def _parser() -> argparse.ArgumentParser:
     from .experiments import function1d
     from .tasks.image import ImageFitConfig
 
-    fmt = argparse.ArgumentDefaultsHelpFormatter
     p = argparse.ArgumentParser(
         prog="iga", description="Inductive Gradient Adjustment for implicit neural representations"
     )
@@ -166,6 +181,11 @@ def _parser() -> argparse.ArgumentParser:
     img.add_argument("path", help="image file (PNG/JPEG; grayscale and RGBA are handled)")
     _add_fields(img, ImageFitConfig, skip=("path",))
     img.add_argument("--quiet", action="store_true", help="no progress bar")
+    img.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out from its checkpoint (same options)",
+    )
     img.set_defaults(func=_cmd_fit_image)
 
     demo = sub.add_parser(
@@ -185,7 +205,6 @@ def _parser() -> argparse.ArgumentParser:
         help="time an IGA step against a vanilla step",
         description="Times vanilla and IGA training steps interleaved in one process (median "
         "of repeats) and breaks the IGA step down into its phases.",
-        formatter_class=fmt,
     )
     _add_fields(ovh, OverheadConfig)
     ovh.add_argument("--json", action="store_true", help="print JSON {arch: {...}}")
@@ -200,11 +219,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``iga`` console script."""
-    from .tasks.image import TrainingDiverged
+    from .tasks.base import TrainingDiverged, TrainingInterrupted
 
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except TrainingInterrupted as e:
+        print(f"iga: {e}", file=sys.stderr)
+        return 130
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, TrainingDiverged) as e:
         if os.environ.get("IGA_DEBUG"):  # the full traceback, for bug reports
             raise

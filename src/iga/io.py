@@ -14,6 +14,7 @@ import csv
 import dataclasses
 import enum
 import functools
+import hashlib
 import io
 import json
 import math
@@ -28,11 +29,14 @@ import numpy as np
 import torch
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "RUN_FILES",
     "CSVLogger",
     "atomic_write_bytes",
     "atomic_write_text",
+    "config_key",
     "prepare_run_dir",
+    "run_state",
     "save_figure",
     "save_png",
     "save_torch",
@@ -44,6 +48,11 @@ PathLike = str | os.PathLike[str]
 
 # Files whose presence marks a directory as holding a run; also what ``overwrite`` removes.
 RUN_FILES: tuple[str, ...] = ("summary.json", "config.json", "metrics.csv")
+CHECKPOINT_FILE = "checkpoint.pt"
+"""A run's resumable state (see :mod:`iga.tasks.base`); removed when the run finishes."""
+# Fields that name where and how a run is written, not what it computes: not in its key.
+_NOT_IN_KEY = ("out", "overwrite", "resume")
+_NOT_IN_KEY_TRAIN = ("device", "checkpoint_every", "spectrum_every")
 
 
 @functools.cache
@@ -381,6 +390,42 @@ def prepare_run_dir(path: PathLike, overwrite: bool) -> Path:
     for run_file in existing:
         run_file.unlink()
     return out
+
+
+def config_key(config: Mapping[str, Any], resolved: Mapping[str, Any] | None = None) -> str:
+    """A short hash of what a run computes: its config (as ``asdict``) without the fields that
+    only say where/how it is written, plus the resolved facts that defaults decide (``lr`` and
+    the model description, which names every model option). Two runs with the same key compute
+    the same thing; a sweep re-runs a finished run whose key differs from what it asks for."""
+    c = {k: v for k, v in config.items() if k not in _NOT_IN_KEY + ("resolved", "key")}
+    train = c.get("train")
+    if isinstance(train, Mapping):
+        c["train"] = {k: v for k, v in train.items() if k not in _NOT_IN_KEY_TRAIN}
+    r = resolved if resolved is not None else config.get("resolved", {})
+    payload: dict[str, Any] = {"config": c, "model": r.get("model")}
+    if not isinstance(train, Mapping) or train.get("lr") is None:
+        payload["lr"] = r.get("lr")  # the default lr, decided per method/arch
+    text = json.dumps(to_jsonable(payload), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_state(out: str | Path) -> tuple[str, str | None]:
+    """``(state, key)`` of a run directory: state is ``"missing"``, ``"finished"``,
+    ``"resumable"`` (a checkpoint) or ``"partial"`` (started, nothing to resume from)."""
+    d = Path(out)
+    cfg_path = d / "config.json"
+    key = None
+    if cfg_path.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(cfg_path.read_text())
+            key = data.get("key") or config_key(data)
+    if (d / "summary.json").is_file():
+        return "finished", key
+    if (d / CHECKPOINT_FILE).is_file():
+        return "resumable", key
+    if key is not None or (d / "metrics.csv").exists():
+        return "partial", key
+    return "missing", None
 
 
 def read_csv(path: PathLike) -> list[dict[str, str]]:

@@ -4,7 +4,9 @@ A sweep is a list of :class:`RunSpec` (a name, a run directory and a JSON-able c
 run function ``fn(config) -> dict``. :func:`run_sweep`:
 
 * skips every run whose directory already holds the finished marker (``summary.json``, which
-  the image task writes last), so an interrupted sweep resumes where it stopped;
+  the tasks write last) *of the same config* (:attr:`RunSpec.key`), so an interrupted sweep
+  goes on where it stopped and a run whose config changed runs again; the run function resumes
+  an interrupted run from its checkpoint (:func:`iga.tasks.base.fit` with ``resume="auto"``);
 * catches a run's exception, records it in ``<run dir>/failure.json`` (message and traceback)
   and goes on with the others; a failed run is retried on the next call (its marker is absent);
 * shows a progress bar over the whole sweep (finished-before runs count as done);
@@ -30,7 +32,7 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from .io import write_json
+from .io import run_state, write_json
 
 __all__ = [
     "EXECUTORS",
@@ -65,6 +67,9 @@ class RunSpec:
     name: str
     out: str
     config: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    """The key (:func:`iga.io.config_key`) of the run this spec asks for; a finished run with
+    another key is stale and runs again (``None``: any finished run counts)."""
 
 
 @dataclass
@@ -98,9 +103,10 @@ class SweepReport:
         )
 
 
-def is_finished(out: str | Path) -> bool:
-    """Whether ``out`` holds a finished run (its :data:`FINISHED_FILE` exists)."""
-    return (Path(out) / FINISHED_FILE).is_file()
+def is_finished(out: str | Path, key: str | None = None) -> bool:
+    """Whether ``out`` holds a finished run (its :data:`FINISHED_FILE` exists) of ``key``."""
+    state, found = run_state(out)
+    return state == "finished" and (key is None or found == key)
 
 
 def _execute(fn: RunFn, spec: RunSpec) -> RunOutcome:
@@ -230,8 +236,9 @@ def run_sweep(
         raise ValueError(f"max_runs must be >= 0 (0 = all); got {max_runs}")
     executor = executor or InProcessExecutor()
     t0 = time.perf_counter()
-    outcomes = [RunOutcome(s, "skipped") for s in specs if is_finished(s.out)]
-    todo = [s for s in specs if not is_finished(s.out)]
+    finished = {s.name: is_finished(s.out, s.key) for s in specs}
+    outcomes = [RunOutcome(s, "skipped") for s in specs if finished[s.name]]
+    todo = [s for s in specs if not finished[s.name]]
     if max_runs:
         todo = todo[:max_runs]
     bar = tqdm(
@@ -261,5 +268,6 @@ def collect(specs: Sequence[RunSpec]) -> dict[str, dict[str, Any] | None]:
     out: dict[str, dict[str, Any] | None] = {}
     for spec in specs:
         path = Path(spec.out) / FINISHED_FILE
-        out[spec.name] = json.loads(path.read_text()) if path.is_file() else None
+        fresh = path.is_file() and is_finished(spec.out, spec.key)
+        out[spec.name] = json.loads(path.read_text()) if fresh else None
     return out

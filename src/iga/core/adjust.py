@@ -187,6 +187,39 @@ class IGA:
         self.calls += 1
         return adjusted_loss(pred, target, self.S if self.active else None, self.grouping)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue exactly: call count, S, the last
+        spectrum, the sampler's state and the eNTK path chosen (tensors and plain values only,
+        so ``torch.load(weights_only=True)`` reads it)."""
+        s = self.spectrum
+        spectrum = None
+        if s is not None:
+            spectrum = {
+                "S": s.S,
+                "top": s.top,
+                "scale": s.scale,
+                "lambda_ref": s.lambda_ref,
+                "K": s.K,
+            }
+        return {
+            "calls": self.calls,
+            "S": self.S,
+            "spectrum": spectrum,
+            "sampler": self.sampler.state_dict(),
+            "entk_method": self.entk_method,
+            "checked": self._checked,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.calls = int(state["calls"])
+        self.S = state["S"]
+        spec = state["spectrum"]
+        self.spectrum = None if spec is None else Balanced(**spec)
+        self.sampler.load_state_dict(state["sampler"])
+        self.entk_method = state["entk_method"]
+        self._checked = bool(state["checked"])
+
     def stats(self) -> dict[str, Any]:
         """Last spectrum as flat numbers (empty before the first refresh)."""
         s = self.spectrum

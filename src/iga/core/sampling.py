@@ -19,6 +19,8 @@ Modes:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .groups import Grouping
@@ -61,6 +63,15 @@ class Sampler:
         if seed is not None:
             self.generator.manual_seed(seed)
         self._fixed: torch.Tensor | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler's state (generator, kept points) for checkpoints."""
+        return {"generator": self.generator.get_state(), "fixed": self._fixed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (resuming a run draws the same points as a straight run)."""
+        self.generator.set_state(state["generator"])
+        self._fixed = state["fixed"]
 
     def _random(self) -> torch.Tensor:
         # Uniform over each group's valid slots: the largest random key among valid slots.

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..io import atomic_write_text, read_csv, to_jsonable, write_json
+from ..io import atomic_write_text, config_key, read_csv, to_jsonable, write_json
 from ..tasks.function1d import (
     AdjustConfig,
     FunctionFitConfig,
@@ -275,12 +275,7 @@ def _same_config(run_dir: Path, cfg: FunctionFitConfig) -> bool:
         saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    saved.pop("resolved", None)
-    want = to_jsonable(asdict(cfg))
-    for d in (saved, want):
-        d.pop("out", None)
-        d.pop("overwrite", None)
-    return saved == want
+    return config_key(saved) == config_key(to_jsonable(asdict(cfg)), {})
 
 
 def run_plan(

@@ -26,12 +26,11 @@ time, ``delta_<bin>`` per frequency, eNTK condition numbers when logged), ``summ
 from __future__ import annotations
 
 import math
-import platform
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -40,15 +39,17 @@ from torch import nn
 
 from ..core import IGA, Balanced, Grouping, adjusted_loss, balance, ntk_two_layer_relu
 from ..core import groups as groups_mod
-from ..io import CSVLogger, prepare_run_dir, save_figure, to_jsonable, write_json
+from ..io import save_figure
 from ..models import ARCH_OPTIONS, build
-from ..train import TrainConfig, build_iga, resolve_device, train
+from ..train import TrainConfig, TrainResult, build_iga
+from .base import Fit, fit
 
 __all__ = [
     "ADJUST_METHODS",
     "AdjustConfig",
     "FixedAdjustment",
     "FunctionFitConfig",
+    "FunctionTask",
     "NetConfig",
     "Signal",
     "SignalConfig",
@@ -517,115 +518,114 @@ def delta_columns(bins: Sequence[int]) -> list[str]:
     return [f"delta_{b}" for b in bins]
 
 
+class FunctionTask:
+    """1D fitting on the task contract (:mod:`iga.tasks.base`)."""
+
+    name: ClassVar[str] = "function"
+
+    def __init__(self, plots: bool = True) -> None:
+        self.plots = plots
+
+    def method(self, cfg: FunctionFitConfig) -> AdjustConfig:
+        return cfg.adjust
+
+    def lr(self, cfg: FunctionFitConfig) -> float:
+        return float(cfg.train.lr)  # type: ignore[arg-type]
+
+    def setup(self, cfg: FunctionFitConfig, device: torch.device) -> Fit:
+        signal = make_signal(cfg.signal)
+        model = build_net(cfg.net, signal.inputs.shape[1], cfg.train.seed).to(device)
+        # vanilla: None; ntk: a fixed S; entk/iga: IGA on groups of 1 or ``group`` points.
+        adjuster = build_adjuster(cfg.adjust, model, signal, cfg.train.seed)
+        self.signal = signal
+        bins = signal.bins
+        cols = delta_columns(bins)
+        target = signal.target.to(device)
+
+        def extra(step: int, pred: torch.Tensor) -> dict[str, Any]:
+            d = relative_errors(pred, target, bins)
+            return dict(zip(cols, d.tolist(), strict=True))
+
+        return Fit(
+            model=model,
+            inputs=signal.inputs,
+            target=signal.target,
+            adjuster=adjuster,
+            score=lambda p, t: -((p - t) ** 2).mean(),
+            score_name="neg_mse",
+            extra=extra,
+            extra_every=cfg.eval_every,
+            log_every=cfg.eval_every,
+            columns=("step", "mse", "lr", "time", *cols, *STAT_KEYS),
+            resolved={
+                "bins": bins,
+                "n_groups": signal.inputs.shape[0] // cfg.adjust.group_size
+                if cfg.adjust.method != "vanilla"
+                else None,
+                "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            },
+        )
+
+    def evaluate(
+        self, cfg: FunctionFitConfig, fit: Fit, result: TrainResult, out: Path
+    ) -> dict[str, Any]:
+        signal, model = self.signal, fit.model
+        bins = signal.bins
+        cols = delta_columns(bins)
+        device = next(model.parameters()).device
+        inputs, target = signal.inputs.to(device), signal.target.to(device)
+        with torch.no_grad():
+            final_pred = model(inputs).detach()
+        mse_final = float(((final_pred - target) ** 2).mean())
+        delta_final = relative_errors(final_pred, target, bins).tolist()
+        # The state after the last step, as one more metrics.csv row.
+        last = {"step": result.steps_done, "mse": mse_final, "lr": "", "time": result.seconds}
+        last.update(dict(zip(cols, delta_final, strict=True)))
+        header = ["step", "mse", "lr", "time", *cols, *STAT_KEYS]
+        with open(out / "metrics.csv", "a", newline="") as f:
+            f.write(",".join("" if last.get(k, "") == "" else repr(last[k]) for k in header))
+            f.write("\n")
+
+        logged = [r for r in result.history if cols[0] in r]
+        reach: dict[str, int | None] = {}
+        for b, c in zip(bins, cols, strict=True):
+            reach[str(b)] = next((r["step"] for r in logged if r[c] < 0.1), None)
+        if self.plots:
+            label = f"{cfg.net.arch}/{cfg.adjust.method}"
+            steps = [r["step"] for r in result.history]
+            mse_curves(
+                {label: {label: (steps, [r["mse"] for r in result.history])}}, out / "mse.png"
+            )
+            heat = np.array([[r[c] for c in cols] for r in logged])
+            delta_heatmaps([[(label, [r["step"] for r in logged], heat)]], bins, out / "delta.png")
+            _fit_plot(signal, final_pred.cpu(), out / "fit.png", f"{label}: MSE {mse_final:.3g}")
+        return {
+            "arch": cfg.net.arch,
+            "width": cfg.net.width,
+            "method": cfg.adjust.method,
+            "end": cfg.adjust.end if cfg.adjust.method != "vanilla" else 0,
+            "group": cfg.adjust.group_size if cfg.adjust.method != "vanilla" else None,
+            "bins": bins,
+            "mse_final": mse_final,
+            "delta_final": dict(zip((str(b) for b in bins), delta_final, strict=True)),
+            "reach_0.1": reach,
+        }
+
+
 def fit_function(
-    cfg: FunctionFitConfig, progress: bool = True, desc: str = "", plots: bool = True
+    cfg: FunctionFitConfig,
+    progress: bool = True,
+    desc: str = "",
+    plots: bool = True,
+    resume: bool | str = False,
 ) -> dict[str, Any]:
     """Run one 1D fit into ``cfg.out``; returns the summary (also written to summary.json).
 
     The summary holds ``mse_final``, ``delta_final`` ({bin: Δ_k} after the last step),
     ``reach_0.1`` ({bin: first logged step with Δ_k < 0.1, or None}), timings and the
-    frequency bins.
+    frequency bins. ``resume``: see :func:`iga.tasks.base.fit`.
+
+    Raises:
+        TrainingDiverged: after writing the outputs of the best step before the divergence.
     """
-    device = resolve_device(cfg.train.device)
-    signal = make_signal(cfg.signal)
-    torch.manual_seed(cfg.train.seed)
-    model = build_net(cfg.net, signal.inputs.shape[1], cfg.train.seed).to(device)
-    adjuster = build_adjuster(cfg.adjust, model, signal, cfg.train.seed)
-    out = prepare_run_dir(cfg.out, cfg.overwrite)
-    inputs, target = signal.inputs.to(device), signal.target.to(device)
-    bins = signal.bins
-    cols = delta_columns(bins)
-
-    resolved = to_jsonable(asdict(cfg))
-    resolved["resolved"] = {
-        "device": str(device),
-        "bins": bins,
-        "n_groups": signal.inputs.shape[0] // cfg.adjust.group_size
-        if cfg.adjust.method != "vanilla"
-        else None,
-        "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-    }
-    write_json(out / "config.json", resolved)
-
-    def extra(step: int, pred: torch.Tensor) -> dict[str, Any]:
-        d = relative_errors(pred, target, bins)
-        return dict(zip(cols, d.tolist(), strict=True))
-
-    label = desc or f"{cfg.net.arch}/{cfg.adjust.method}"
-    result = train(
-        model,
-        inputs,
-        target,
-        cfg.train,
-        float(cfg.train.lr),  # type: ignore[arg-type]
-        adjuster,
-        score_name="neg_mse",
-        score_fn=lambda p, t: -((p - t) ** 2).mean(),
-        extra_fn=extra,
-        extra_every=cfg.eval_every,
-        desc=label,
-        progress=progress,
-    )
-    with torch.no_grad():
-        final_pred = model(inputs).detach()
-    mse_final = float(((final_pred - target) ** 2).mean())
-    delta_final = relative_errors(final_pred, target, bins).tolist()
-
-    header = ["step", "mse", "lr", "time", *cols, *STAT_KEYS]
-    log = CSVLogger(out / "metrics.csv")
-    for row in result.history:
-        if row["step"] % cfg.eval_every == 0:
-            log.log({k: row.get(k, "") for k in header})
-    last = {"step": result.steps_done, "mse": mse_final, "lr": "", "time": result.seconds}
-    last.update(dict(zip(cols, delta_final, strict=True)))
-    log.log({k: last.get(k, "") for k in header})
-    log.flush()
-
-    logged = [r for r in result.history if cols[0] in r]
-    reach: dict[str, int | None] = {}
-    for b, c in zip(bins, cols, strict=True):
-        hit = next((r["step"] for r in logged if r[c] < 0.1), None)
-        reach[str(b)] = hit
-    summary: dict[str, Any] = {
-        "arch": cfg.net.arch,
-        "width": cfg.net.width,
-        "method": cfg.adjust.method,
-        "end": cfg.adjust.end if cfg.adjust.method != "vanilla" else 0,
-        "group": cfg.adjust.group_size if cfg.adjust.method != "vanilla" else None,
-        "bins": bins,
-        "mse_final": mse_final,
-        "delta_final": dict(zip((str(b) for b in bins), delta_final, strict=True)),
-        "reach_0.1": reach,
-        "steps": result.steps_done,
-        "seconds": result.seconds,
-        "seconds_per_step": result.seconds_per_step,
-        "lr": cfg.train.lr,
-        "diverged_at_step": result.diverged_at,
-    }
-    if plots:
-        steps = [r["step"] for r in result.history]
-        mse_curves({label: {label: (steps, [r["mse"] for r in result.history])}}, out / "mse.png")
-        delta_heatmaps(
-            [
-                [
-                    (
-                        label,
-                        [r["step"] for r in logged],
-                        np.array([[r[c] for c in cols] for r in logged]),
-                    )
-                ]
-            ],
-            bins,
-            out / "delta.png",
-        )
-        _fit_plot(signal, final_pred.cpu(), out / "fit.png", f"{label}: MSE {mse_final:.3g}")
-    write_json(out / "summary.json", summary)
-    if result.diverged_at is not None:
-        raise ValueError(
-            f"loss became non-finite at step {result.diverged_at} (outputs kept in {out}); "
-            "lower --lr"
-        )
-    return summary
+    return fit(FunctionTask(plots), cfg, progress=progress, desc=desc, resume=resume)

@@ -7,28 +7,31 @@ best weights), ``reconstruction_final.png``, ``psnr.png``, ``best.pt`` and ``fin
 
 from __future__ import annotations
 
-import platform
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from .. import metrics, plots
 from ..core import groups as groups_mod
-from ..io import CSVLogger, prepare_run_dir, read_csv, save_png, save_torch, to_jsonable, write_json
+from ..io import config_key, read_csv, save_png, save_torch, to_jsonable
 from ..models import ARCH_OPTIONS, build
-from ..train import MethodConfig, TrainConfig, make_adjuster, resolve_device, train
+from ..train import MethodConfig, TrainConfig, TrainResult
+from .base import Fit, TrainingDiverged, TrainingInterrupted, fit
 from .image_data import ImageData, parse_size
 
 __all__ = [
     "BUNDLED_IMAGE",
     "ImageFitConfig",
+    "ImageTask",
     "ModelConfig",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "default_lr",
     "fit_image",
+    "run_key",
 ]
 
 BUNDLED_IMAGE = str(resources.files("iga") / "data" / "kodim03.png")
@@ -53,7 +56,7 @@ class ModelConfig:
     hidden_layers: int = field(default=3, metadata={"help": "activations between linears"})
     options: dict[str, Any] = field(
         default_factory=dict,
-        metadata={"help": "arch/method options, e.g. omega0=30 pe_levels=6 fr_alpha=0.05"},
+        metadata={"help": "arch option, e.g. pe_levels=6 (pe); with --method fr: fr_alpha=0.05"},
     )
 
     def __post_init__(self) -> None:
@@ -67,9 +70,9 @@ class ImageFitConfig:
 
     path: str = field(default=BUNDLED_IMAGE, metadata={"help": "PNG/JPEG image to fit"})
     size: str | None = field(
-        default=None, metadata={"help": "resize to WIDTHxHEIGHT (Lanczos), e.g. 192x128"}
+        default=None, metadata={"help": "resize to WIDTHxHEIGHT, e.g. 192x128 (default: no resize)"}
     )
-    scale: float | None = field(default=None, metadata={"help": "resize by this factor"})
+    scale: float | None = field(default=None, metadata={"help": "resize factor (default: none)"})
     patch: int = field(default=8, metadata={"help": "IGA group = patch x patch pixels"})
     model: ModelConfig = field(default_factory=ModelConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
@@ -87,27 +90,93 @@ class ImageFitConfig:
         return self.train.lr or default_lr(self.method.method, self.model.arch)
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became non-finite; the run directory holds the best result before that."""
-
-
 def _reconstruct(model: torch.nn.Module, state: dict[str, torch.Tensor], data: ImageData) -> Any:
     model.load_state_dict(state)
     with torch.no_grad():
         return data.as_image(model(data.coords)).clamp(0, 1).cpu()
 
 
-def fit_image(cfg: ImageFitConfig, progress: bool = True, desc: str = "") -> dict[str, Any]:
-    """Run one fit and write its directory; returns the summary (also in summary.json).
+def _clipped_psnr(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return -10.0 * torch.log10(((p.clamp(0, 1) - t) ** 2).mean())
 
-    Raises:
-        TrainingDiverged: after writing the outputs of the best step before the divergence.
-    """
-    device = resolve_device(cfg.train.device)
-    size = parse_size(cfg.size) if cfg.size else None
-    data = ImageData.from_file(cfg.path, size=size, scale=cfg.scale)
-    groups = groups_mod.grid((data.height, data.width), cfg.patch)
-    torch.manual_seed(cfg.train.seed)
+
+class ImageTask:
+    """Image fitting on the task contract (:mod:`iga.tasks.base`): pixels (y, x) -> RGB."""
+
+    name: ClassVar[str] = "image"
+
+    def method(self, cfg: ImageFitConfig) -> MethodConfig:
+        return cfg.method
+
+    def lr(self, cfg: ImageFitConfig) -> float:
+        return cfg.lr
+
+    def setup(self, cfg: ImageFitConfig, device: torch.device) -> Fit:
+        size = parse_size(cfg.size) if cfg.size else None
+        data = ImageData.from_file(cfg.path, size=size, scale=cfg.scale)
+        groups = groups_mod.grid((data.height, data.width), cfg.patch)
+        model = build(
+            cfg.model.arch,
+            2,
+            3,
+            hidden_features=cfg.model.width,
+            hidden_layers=cfg.model.hidden_layers,
+            seed=cfg.train.seed,
+            # fr/bn change the model (W = ΛB, batch norm); vanilla and iga use the plain INR.
+            method=cfg.method.method,
+            **cfg.model.options,
+        ).to(device)
+        self.data = data.to(device)
+        return Fit(
+            model=model,
+            inputs=self.data.coords,
+            target=self.data.target,
+            groups=groups,
+            score=_clipped_psnr,
+            score_name="psnr",
+            resolved={
+                "image_size": [data.width, data.height],
+                "n_groups": int(groups.shape[0]),
+                "points_per_group": int(groups.shape[1]),
+                "model": model.describe(),
+            },
+        )
+
+    def evaluate(
+        self, cfg: ImageFitConfig, fit: Fit, result: TrainResult, out: Path
+    ) -> dict[str, Any]:
+        data, model = self.data, fit.model
+        best = _reconstruct(model, result.best_state, data)
+        final = _reconstruct(model, result.final_state, data)
+        target = data.image.cpu()
+        save_png(out / "reconstruction.png", best.numpy())
+        save_png(out / "reconstruction_final.png", final.numpy())
+        save_torch(out / "best.pt", result.best_state)
+        save_torch(out / "final.pt", result.final_state)
+        label = f"{cfg.model.arch}/{cfg.method.method}"
+        plots.psnr_curves(
+            {label: ([r["step"] for r in result.history], [r["psnr"] for r in result.history])},
+            out / "psnr.png",
+            title=f"{Path(cfg.path).name} {data.width}x{data.height}",
+        )
+        lpips_ok, lpips_reason = metrics.lpips_status()
+        return {
+            "image": str(cfg.path),
+            "arch": cfg.model.arch,
+            "method": cfg.method.method,
+            "psnr_best": result.best_score,
+            "best_step": result.best_step,
+            "psnr_final": metrics.psnr(final, target),
+            "ssim": metrics.ssim(best, target),
+            "ssim_final": metrics.ssim(final, target),
+            "lpips": metrics.lpips_metric(best, target) if lpips_ok else None,
+            "lpips_status": "ok" if lpips_ok else lpips_reason,
+        }
+
+
+def run_key(cfg: ImageFitConfig) -> str:
+    """The key (:func:`iga.io.config_key`) of the run ``cfg`` describes, without running it
+    (builds the model on the CPU for its description, which names every resolved option)."""
     model = build(
         cfg.model.arch,
         2,
@@ -115,92 +184,24 @@ def fit_image(cfg: ImageFitConfig, progress: bool = True, desc: str = "") -> dic
         hidden_features=cfg.model.width,
         hidden_layers=cfg.model.hidden_layers,
         seed=cfg.train.seed,
-        # fr/bn change the model (W = ΛB, batch norm); vanilla and iga use the plain INR.
         method=cfg.method.method,
         **cfg.model.options,
-    ).to(device)
-    # Validates end against the number of groups before anything is written.
-    adjuster = make_adjuster(model, groups, cfg.method, seed=cfg.train.seed)
-    out = prepare_run_dir(cfg.out, cfg.overwrite)
-    data = data.to(device)
-
-    resolved = to_jsonable(asdict(cfg))
-    resolved["resolved"] = {
-        "lr": cfg.lr,
-        "device": str(device),
-        "image_size": [data.width, data.height],
-        "n_groups": int(groups.shape[0]),
-        "points_per_group": int(groups.shape[1]),
-        "model": model.describe(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-    }
-    write_json(out / "config.json", resolved)
-
-    label = desc or f"{cfg.model.arch}/{cfg.method.method}"
-
-    def clipped_psnr(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return -10.0 * torch.log10(((p.clamp(0, 1) - t) ** 2).mean())
-
-    result = train(
-        model,
-        data.coords,
-        data.target,
-        cfg.train,
-        cfg.lr,
-        adjuster,
-        score_fn=clipped_psnr,
-        desc=label,
-        progress=progress,
     )
-    log = CSVLogger(out / "metrics.csv")
-    fields = ["step", "mse", "psnr", "lr", "time"]
-    if adjuster is not None:
-        fields += ["lambda_max", "lambda_ref", "cond_before", "cond_after"]
-    for row in result.history:
-        log.log({k: row.get(k, "") for k in fields})
-    log.flush()
+    return config_key(to_jsonable(asdict(cfg)), {"lr": cfg.lr, "model": model.describe()})
 
-    best = _reconstruct(model, result.best_state, data)
-    final = _reconstruct(model, result.final_state, data)
-    target = data.image.cpu()
-    save_png(out / "reconstruction.png", best.numpy())
-    save_png(out / "reconstruction_final.png", final.numpy())
-    save_torch(out / "best.pt", result.best_state)
-    save_torch(out / "final.pt", result.final_state)
-    steps = [r["step"] for r in result.history]
-    plots.psnr_curves(
-        {label: (steps, [r["psnr"] for r in result.history])},
-        out / "psnr.png",
-        title=f"{Path(cfg.path).name} {data.width}x{data.height}",
-    )
-    lpips_ok, lpips_reason = metrics.lpips_status()
-    summary: dict[str, Any] = {
-        "image": str(cfg.path),
-        "arch": cfg.model.arch,
-        "method": cfg.method.method,
-        "psnr_best": result.best_score,
-        "best_step": result.best_step,
-        "psnr_final": metrics.psnr(final, target),
-        "ssim": metrics.ssim(best, target),
-        "ssim_final": metrics.ssim(final, target),
-        "lpips": metrics.lpips_metric(best, target) if lpips_ok else None,
-        "lpips_status": "ok" if lpips_ok else lpips_reason,
-        "steps": result.steps_done,
-        "seconds": result.seconds,
-        "seconds_per_step": result.seconds_per_step,
-        "lr": cfg.lr,
-        "diverged_at_step": result.diverged_at,
-    }
-    write_json(out / "summary.json", summary)
-    if result.diverged_at is not None:
-        raise TrainingDiverged(
-            f"loss became non-finite at step {result.diverged_at}; best result so far "
-            f"(PSNR {result.best_score:.2f} dB at step {result.best_step}) kept in {out}; "
-            "try a lower --lr"
-        )
-    return summary
+
+def fit_image(
+    cfg: ImageFitConfig, progress: bool = True, desc: str = "", resume: bool | str = False
+) -> dict[str, Any]:
+    """Run one fit and write its directory; returns the summary (also in summary.json).
+
+    ``resume``: see :func:`iga.tasks.base.fit`.
+
+    Raises:
+        TrainingDiverged: after writing the outputs of the best step before the divergence.
+        TrainingInterrupted: SIGINT/SIGTERM; ``--resume`` continues from the checkpoint.
+    """
+    return fit(ImageTask(), cfg, progress=progress, desc=desc, resume=resume)
 
 
 def compare(

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageData", "image_coords", "load_image", "parse_size"]
+__all__ = ["ImageData", "image_coords", "image_points", "load_image", "parse_size"]
 
 PathLike = str | os.PathLike[str]
 
@@ -256,6 +256,58 @@ def _array_to_image(array: Any) -> torch.Tensor:
     if tensor.shape[-1] == 1:
         tensor = tensor.expand(-1, -1, 3)
     return tensor.contiguous()
+
+
+def image_points(
+    image: PathLike | np.ndarray | torch.Tensor,
+    size: tuple[int, int] | str | None = None,
+    *,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """Coordinates and colours of an image, ready for an INR training loop.
+
+    ``coords, target, (H, W) = iga.image_points("photo.png", size=(192, 128))`` gives what
+    ``iga fit image`` trains on: ``model(coords)`` should approach ``target``, and
+    ``iga.groups.grid((H, W), block)`` groups the points into patches.
+
+    Args:
+        image: an image file (anything :func:`load_image` reads: PNG, JPEG, ...) or an image in
+            memory: numpy array or tensor ``[H, W, 3]``, ``[H, W, 1]`` or ``[H, W]`` with floats
+            in [0, 1] or ``uint8``. Grayscale is replicated to three channels.
+        size: optional resize (Lanczos) to ``(width, height)`` or ``"WIDTHxHEIGHT"``; width
+            first, like the CLI's ``--size 192x128``.
+        device: where to put the returned tensors (default: CPU).
+
+    Returns:
+        ``(coords, target, (H, W))`` with ``(H, W)`` the shape after resizing, ``coords`` a
+        float32 ``[H * W, 2]`` tensor in [-1, 1] with columns ``(y, x)`` (see
+        :func:`image_coords`) and ``target`` the float32 ``[H * W, 3]`` colours in [0, 1]. Both
+        are row-major: row ``i = row * W + col`` of each belongs to pixel ``(row, col)``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        TypeError: ``image`` is neither a path nor an array/tensor.
+        ValueError: unreadable file, invalid array, or invalid ``size``.
+    """
+    new_size = parse_size(size) if isinstance(size, str) else size
+    if isinstance(image, str | os.PathLike):
+        data = ImageData.from_file(image, size=new_size)
+    elif isinstance(image, np.ndarray | torch.Tensor):
+        pixels = _array_to_image(image)
+        if new_size is not None:
+            width, height = _check_size(new_size)
+            if (width, height) != (pixels.shape[1], pixels.shape[0]):
+                resized = _resize(pixels.cpu().numpy().astype(np.float64), width, height)
+                pixels = torch.from_numpy(np.ascontiguousarray(resized, dtype=np.float32))
+        data = ImageData._from_tensor(pixels.cpu())
+    else:
+        raise TypeError(
+            "image must be a path or a numpy array / torch tensor [H, W, 3], "
+            f"got {type(image).__name__}"
+        )
+    if device is not None:
+        data = data.to(device)
+    return data.coords, data.target, (data.height, data.width)
 
 
 @dataclass(eq=False)

@@ -1,0 +1,366 @@
+"""The task contract: what every task provides, and :func:`fit`, the run skeleton written once.
+
+A task turns its config into a :class:`Fit` (model, data, groups and optional hooks) and,
+after training, evaluates the trained model into its own outputs and summary numbers.
+Everything else is shared and lives here: seeding, the IGA adjuster, the run directory,
+``config.json``, streaming ``metrics.csv``, checkpoints and resume, divergence, interruption
+and ``summary.json``.
+
+A run directory (``cfg.out``)::
+
+    config.json      the resolved config, its key (hash) and the environment; written first
+    metrics.csv      one row per logged step, appended and flushed as training goes
+    checkpoint.pt    a resumable state (model, optimizer, schedule, IGA, RNG, best so far);
+                     written atomically every ``train.checkpoint_every`` steps and on
+                     SIGINT/SIGTERM, removed when the run finishes
+    summary.json     written last: a directory without it holds an unfinished run
+    ...              the task's outputs (reconstructions, figures, best.pt/final.pt)
+
+Resume (``resume=True`` or ``"auto"``) continues from ``checkpoint.pt`` when the directory's
+``config.json`` has the same key as the requested config, and reaches the same result as a
+straight run. ``overwrite`` never mixes runs: the old run's files are moved to ``.replaced/``
+inside the directory first and deleted only when the new run has finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import torch
+from torch import nn
+
+from ..io import (
+    CHECKPOINT_FILE,
+    RUN_FILES,
+    config_key,
+    run_state,
+    save_torch,
+    to_jsonable,
+    write_json,
+)
+from ..train import (
+    BatchFn,
+    LossFn,
+    MethodConfig,
+    ScoreFn,
+    TrainConfig,
+    TrainResult,
+    build_iga,
+    resolve_device,
+    train,
+)
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "Fit",
+    "Task",
+    "TaskConfig",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "config_key",
+    "fit",
+    "run_state",
+]
+
+_REPLACED = ".replaced"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or weights became non-finite; the run directory holds the best result before."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGINT/SIGTERM stopped training; ``checkpoint.pt`` lets ``--resume`` continue it."""
+
+
+@dataclass
+class Fit:
+    """What a task hands the shared training loop (see :func:`iga.train.train` for the hooks).
+
+    ``inputs``/``target`` are the full data; ``groups`` index rows of what the model is fed
+    each step (of a batch when ``batch`` is given; ``None``: the task does not support IGA).
+    """
+
+    model: nn.Module
+    inputs: torch.Tensor
+    target: torch.Tensor
+    groups: torch.Tensor | None = None
+    batch: BatchFn | None = None
+    loss: LossFn | None = None
+    residual: LossFn | None = None
+    score: ScoreFn | None = None
+    score_name: str = "psnr"
+    extra: Callable[[int, torch.Tensor], dict[str, Any]] | None = None
+    extra_every: int = 1
+    log_every: int = 1
+    """Which history rows go to metrics.csv (every row is kept in memory either way)."""
+    columns: tuple[str, ...] = ()
+    """metrics.csv columns (default: the first logged row's keys, plus IGA's spectrum)."""
+    adjuster: Any = None
+    """A ready adjuster (e.g. a fixed-S one); when None and the method is ``iga``, :func:`fit`
+    builds :class:`~iga.IGA` on ``groups``."""
+    resolved: dict[str, Any] = field(default_factory=dict)
+    """Task facts recorded in config.json (image size, number of groups, model, ...)."""
+
+
+class TaskConfig(Protocol):
+    """The fields :func:`fit` reads from every task config (a dataclass)."""
+
+    train: TrainConfig
+    out: str
+    overwrite: bool
+
+
+C = TypeVar("C")
+
+
+class Task(Protocol[C]):
+    """What a task implements; :func:`fit` does the rest.
+
+    ``setup`` builds everything and validates; it must not write to ``cfg.out``.
+    ``evaluate`` writes the task's outputs into ``out`` and returns the summary numbers.
+    """
+
+    name: ClassVar[str]
+
+    def method(self, cfg: C) -> MethodConfig | Any: ...
+
+    def lr(self, cfg: C) -> float: ...
+
+    def setup(self, cfg: C, device: torch.device) -> Fit: ...
+
+    def evaluate(self, cfg: C, fit: Fit, result: TrainResult, out: Path) -> dict[str, Any]: ...
+
+
+def _prepare(out_text: str, overwrite: bool, resume: bool | str, key: str) -> dict[str, Any] | None:
+    """Make ``out`` ready; returns the checkpoint to resume from, if any."""
+    if not str(out_text).strip():
+        raise ValueError("--out is empty; name a run directory, e.g. --out runs/photo")
+    out = Path(out_text)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a directory; choose another --out")
+    state, old_key = run_state(out)
+    if resume and state == "resumable" and old_key == key:
+        return torch.load(out / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+    if resume is True:
+        if state == "finished":
+            raise FileExistsError(f"the run in {out} has finished; nothing to resume")
+        if state == "resumable":
+            raise ValueError(
+                f"the run in {out} was started with other options (key {old_key}, now {key}); "
+                "pass the options it was started with, or --overwrite to start afresh"
+            )
+        if state == "missing":
+            raise FileNotFoundError(f"no run to resume in {out}; drop --resume to start one")
+        # partial: interrupted before its first checkpoint; starting over is the same thing.
+    elif state != "missing" and not overwrite and resume != "auto":
+        raise FileExistsError(
+            f"--out {out} already holds a run; pass --overwrite, --resume or another --out"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FileExistsError(
+            f"cannot create --out {out}: {e.strerror}; choose another --out"
+        ) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise FileExistsError(f"--out {out} is not writable; choose another --out")
+    names = [*RUN_FILES, CHECKPOINT_FILE]
+    existing = [out / n for n in names if (out / n).exists()]
+    if existing:
+        aside = out / _REPLACED
+        shutil.rmtree(aside, ignore_errors=True)
+        aside.mkdir()
+        for p in existing:
+            p.rename(aside / p.name)
+    return None
+
+
+class _Stop:
+    """SIGINT/SIGTERM set a flag the loop checks after each step (main thread only)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_Stop]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.signum is not None:  # a second signal: stop now
+                raise KeyboardInterrupt
+            self.signum = signum
+
+        for s in old:
+            signal.signal(s, handler)
+        try:
+            yield self
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+class _MetricsFile:
+    """metrics.csv, appended row by row and flushed every ``flush_every`` rows."""
+
+    def __init__(self, path: Path, columns: list[str], history: list[dict[str, Any]]) -> None:
+        self.path, self.columns = path, columns
+        # Rewrite what the checkpoint covers (a resumed run drops rows logged after it).
+        self.f = open(path, "w", newline="")  # noqa: SIM115 - closed in close()
+        self.f.write(",".join(columns) + "\n")
+        for row in history:
+            self.write(row)
+        self.f.flush()
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        cells = []
+        for c in self.columns:
+            v = row.get(c, "")
+            cells.append("" if v is None else repr(v) if isinstance(v, float) else str(v))
+        self.f.write(",".join(cells) + "\n")
+
+    def flush(self) -> None:
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def fit(
+    task: Task[C], cfg: C, *, progress: bool = True, desc: str = "", resume: bool | str = False
+) -> dict[str, Any]:
+    """Run ``task`` with ``cfg`` into ``cfg.out``; returns the summary (also summary.json).
+
+    ``resume``: ``True`` continues an interrupted run (error if there is none to continue),
+    ``"auto"`` continues one when its key matches and otherwise starts afresh (what sweeps use),
+    ``False`` starts afresh (``cfg.overwrite`` needed if ``cfg.out`` holds a run).
+
+    Raises:
+        TrainingDiverged: after writing the outputs of the best step before the divergence.
+        TrainingInterrupted: after SIGINT/SIGTERM, with ``checkpoint.pt`` written.
+    """
+    tc: TrainConfig = cfg.train  # type: ignore[attr-defined]
+    device = resolve_device(tc.device)
+    torch.manual_seed(tc.seed)
+    job = task.setup(cfg, device)
+    method = task.method(cfg)
+    adjuster = job.adjuster
+    if adjuster is None and getattr(method, "method", None) == "iga":
+        if job.groups is None:
+            raise ValueError(f"task {task.name!r} does not support --method iga")
+        adjuster = build_iga(job.model, job.groups, method, seed=tc.seed)
+    lr = task.lr(cfg)
+    record = to_jsonable(asdict(cfg))  # type: ignore[call-overload]
+    resolved = {
+        "lr": lr,
+        "device": str(device),
+        **job.resolved,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+    }
+    key = config_key(record, resolved)
+    checkpoint = _prepare(cfg.out, bool(cfg.overwrite), resume, key)  # type: ignore[attr-defined]
+    out = Path(cfg.out)  # type: ignore[attr-defined]
+    write_json(out / "config.json", {**record, "resolved": resolved, "key": key})
+
+    history = checkpoint["history"] if checkpoint else []
+    columns = list(job.columns) or None
+    metrics: _MetricsFile | None = None
+
+    def on_row(row: dict[str, Any]) -> None:
+        nonlocal metrics, columns
+        if row["step"] % job.log_every:
+            return
+        if metrics is None:
+            if columns is None:
+                columns = list(row)
+                if adjuster is not None:
+                    columns += [
+                        k
+                        for k in ("lambda_max", "lambda_ref", "cond_before", "cond_after")
+                        if k not in columns
+                    ]
+            metrics = _MetricsFile(
+                out / "metrics.csv",
+                columns,
+                [r for r in history if r["step"] % job.log_every == 0 and r is not row],
+            )
+        metrics.write(row)
+        if row["step"] % 50 == 0:
+            metrics.flush()
+
+    def save(state: dict[str, Any]) -> None:
+        if metrics is not None:
+            metrics.flush()
+        save_torch(out / CHECKPOINT_FILE, state)
+
+    stop = _Stop()
+    data_x, data_y = job.inputs.to(device), job.target.to(device)
+    try:
+        with stop.installed():
+            result = train(
+                job.model,
+                data_x,
+                data_y,
+                tc,
+                lr,
+                adjuster,
+                score_name=job.score_name,
+                score_fn=job.score,
+                extra_fn=job.extra,
+                extra_every=job.extra_every,
+                loss_fn=job.loss,
+                residual_fn=job.residual,
+                batch_fn=job.batch,
+                on_row=on_row,
+                checkpoint_fn=save,
+                resume=checkpoint,
+                stop=stop,
+                desc=desc or task.name,
+                progress=progress,
+            )
+    finally:
+        if metrics is not None:
+            metrics.close()
+    if result.interrupted_at is not None:
+        raise TrainingInterrupted(
+            f"interrupted at step {result.interrupted_at}; checkpoint kept in {out}; "
+            "run the same command with --resume to continue"
+        )
+    summary = task.evaluate(cfg, job, result, out)
+    summary.update(
+        {
+            "steps": result.steps_done,
+            "seconds": result.seconds,
+            "seconds_per_step": result.seconds_per_step,
+            "lr": lr,
+            "diverged_at_step": result.diverged_at,
+            "key": key,
+        }
+    )
+    write_json(out / "summary.json", summary)
+    (out / CHECKPOINT_FILE).unlink(missing_ok=True)
+    shutil.rmtree(out / _REPLACED, ignore_errors=True)
+    if result.diverged_at is not None:
+        raise TrainingDiverged(
+            f"loss became non-finite at step {result.diverged_at}; best result so far "
+            f"({job.score_name} {result.best_score:.4g} at step {result.best_step}) kept in "
+            f"{out}; try a lower --lr"
+        )
+    return summary
