@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from iga.bench_image import TIERS, BenchImageConfig, aggregate, plan, register_cli, run_bench
+from iga import harness
+from iga.benchmarks import image
 
 
 @pytest.fixture
@@ -26,8 +27,8 @@ def kodak(tmp_path: Path) -> Path:
     return data
 
 
-def _cfg(kodak: Path, out: Path, **kw) -> BenchImageConfig:
-    base = dict(
+def _setup(kodak: Path, **kw: object) -> dict:
+    base: dict = dict(
         data=str(kodak),
         images="1-2",
         archs="relu",
@@ -37,53 +38,76 @@ def _cfg(kodak: Path, out: Path, **kw) -> BenchImageConfig:
         end=4,
         width=8,
         steps=4,
-        out=str(out),
-        quiet=True,
     )
     base.update(kw)
-    return BenchImageConfig(**base)
+    return image.setup("image", image.Options(**base), harness.RunOptions())
 
 
-def test_tier_files_match_builtin_tiers() -> None:
-    root = Path(__file__).resolve().parents[1] / "benchmarks" / "image"
-    for name, tier in TIERS.items():
-        assert json.loads((root / f"{name}.json").read_text()) == tier
+def _run(
+    kodak: Path, out: Path, report: str = "", **kw: object
+) -> tuple[harness.Report, list[str]]:
+    lines: list[str] = []
+    max_runs = int(kw.pop("max_runs", 0))  # type: ignore[call-overload]
+    agg = bool(kw.pop("aggregate_only", False))
+    ro = harness.RunOptions(
+        out=str(out),
+        quiet=True,
+        max_runs=max_runs,
+        aggregate_only=agg,
+        report=report,
+        no_figures=bool(kw.pop("no_figures", False)),
+    )
+    return harness.execute(_setup(kodak, **kw), ro, log=lines.append), lines
 
 
 def test_plan_order_seeds_and_portrait(kodak: Path, tmp_path: Path) -> None:
-    p = plan(_cfg(kodak, tmp_path, seeds="0,1", multi_seed_images="1", methods="vanilla,fr,bn,iga"))
-    names = [s.name for s in p.specs]
+    s = _setup(kodak, seeds="0,1", multi_seed_images="1", methods="vanilla,fr,bn,iga")
+    p = harness.plan(
+        s["bench"],
+        s["tier"],
+        tmp_path,
+        tier_config=s["tier_config"],
+        axes=s["axes"],
+        where=s["where"],
+        options=s["options"],
+    )
+    names = [r.spec.name for r in p.runs]
     # seed 0 image by image (complete blocks first), then seed 1 on kodim01 only.
     assert names[:4] == [
         f"kodim01/relu/{m}/lr{lr}/seed0"
         for m, lr in [("vanilla", "0.001"), ("fr", "0.001"), ("bn", "0.001"), ("iga", "0.005")]
     ]
     assert names[4].startswith("kodim02/") and names[8].endswith("seed1") and len(names) == 12
-    assert p.specs[0].config["fit"]["size"] == "12x8"
-    assert p.specs[4].config["fit"]["size"] == "8x12"  # portrait image
-    assert p.specs[3].config["fit"]["method"]["end"] == 4  # overridden
-    assert plan(_cfg(kodak, tmp_path, end=0)).specs[1].config["fit"]["method"]["end"] == 25
+    assert p.runs[0].spec.config["fit"]["size"] == "12x8"
+    assert p.runs[4].spec.config["fit"]["size"] == "8x12"  # portrait image
+    assert p.runs[3].spec.config["fit"]["method"]["end"] == 4  # overridden
+    assert s["tier"] == "cpu_steps4_size12x8_w8_patch2_end4"  # overrides get their own folder
+    s0 = _setup(kodak, end=0)
+    p0 = harness.plan(
+        s0["bench"],
+        s0["tier"],
+        tmp_path,
+        tier_config=s0["tier_config"],
+        axes=s0["axes"],
+        options=s0["options"],
+    )
+    assert p0.runs[1].spec.config["fit"]["method"]["end"] == 25
 
 
 def test_run_resume_missing_cells_tables_and_figures(kodak: Path, tmp_path: Path) -> None:
-    lines: list[str] = []
-    cfg = _cfg(kodak, tmp_path, max_runs=3)
-    res = run_bench(cfg, log=lines.append)
-    assert res["finished"] == 3 and res["expected"] == 4
-    assert res["missing"] == ["kodim02/relu/iga/lr0.005/seed0"]
-    outdir = Path(res["dir"])
+    rep, _ = _run(kodak, tmp_path, max_runs=3)
+    assert rep.finished == 3 and rep.expected == 4
+    assert [m[0] for m in rep.missing] == ["kodim02/relu/iga/lr0.005/seed0"]
+    outdir = rep.out_dir
     # Averages only over images whose block is complete, and the table says so.
-    assert "1 complete image(s) (kodim01)" in (outdir / "table.md").read_text()
-    assert res["complete_images"] == ["kodim01"]
+    assert "1 complete image value(s) (kodim01)" in (outdir / "table.md").read_text()
     assert "kodim02/relu/iga" in (outdir / "missing.md").read_text()
     # Resume: only the missing run is launched.
-    lines.clear()
-    res = run_bench(_cfg(kodak, tmp_path), log=lines.append)
-    assert res["finished"] == 4 and not res["missing"]
+    rep, lines = _run(kodak, tmp_path)
+    assert rep.finished == 4 and not rep.missing
     assert any("1 run, 3 already finished" in line for line in lines)
     table = (outdir / "table.md").read_text()
     assert "ReLU Vanilla" in table and "ReLU +IGA" in table and "PSNR best" in table
-    assert (outdir / "table.csv").read_text().startswith("Metric,")
     assert len((outdir / "runs.csv").read_text().splitlines()) == 5
     assert "ms/step" in (outdir / "timing.md").read_text()
     assert "kodim02" in (outdir / "per_image.md").read_text()
@@ -104,49 +128,57 @@ def test_run_resume_missing_cells_tables_and_figures(kodak: Path, tmp_path: Path
     assert (outdir / "gains.png").stat().st_size > 0
     # A subset aggregated under --report leaves the main tables alone.
     main_table = (outdir / "table.md").read_text()
-    res = aggregate(_cfg(kodak, tmp_path, images="2", report="only2"), figures=False)
-    assert Path(res["dir"]) == outdir.parent / "only2" and res["finished"] == 2
+    rep, _ = _run(kodak, tmp_path, report="only2", images="2", aggregate_only=True, no_figures=True)
+    assert rep.out_dir == outdir.parent / "only2" and rep.finished == 2
     assert (outdir / "table.md").read_text() == main_table
     with pytest.raises(ValueError, match="--report"):
-        _cfg(kodak, tmp_path, report="../x")
+        harness.RunOptions(report="../x")
+
+
+def test_a_changed_default_reruns_instead_of_reusing(kodak: Path, tmp_path: Path) -> None:
+    rep, _ = _run(kodak, tmp_path, images="1", methods="bn", no_figures=True)
+    assert rep.finished == 1
+    # Same cell, other resolved model (BN placed before the ReLU): the old run is stale.
+    s = _setup(kodak, images="1", methods="bn")
+    tier = s["tier_config"]
+    s["tier_config"] = replace(tier, model=replace(tier.model, options={"bn_position": "pre"}))
+    p = harness.plan(
+        s["bench"],
+        s["tier"],
+        tmp_path,
+        tier_config=s["tier_config"],
+        axes=s["axes"],
+        options=s["options"],
+    )
+    assert harness.run_status(p.runs[0].spec).startswith("stale")
 
 
 def test_fair_protocol_selects_lr_on_first_image(kodak: Path, tmp_path: Path) -> None:
-    cfg = _cfg(kodak, tmp_path, protocol="fair", methods="vanilla", no_figures=True)
-    res = run_bench(cfg, log=lambda s: None)
+    rep, _ = _run(kodak, tmp_path, protocol="fair", methods="vanilla", no_figures=True)
     # 3 selection runs on kodim01 + kodim02 at the chosen lr; the table uses 2 of them.
-    runs = list((tmp_path).glob("*/runs/*/relu/vanilla/*/seed0/summary.json"))
+    runs = list(tmp_path.glob("*/runs/*/relu/vanilla/*/seed0/summary.json"))
     assert len(runs) == 4
-    assert res["expected"] == 2 and res["finished"] == 2
-    agg = json.loads((Path(res["dir"]) / "aggregate.json").read_text())
-    assert agg["lrs"]["relu/vanilla"] in (1e-3, 2e-3, 5e-3)
-    assert aggregate(cfg, figures=False)["finished"] == 2
+    assert rep.expected == 2 and rep.finished == 2
+    agg = json.loads((rep.out_dir / "aggregate.json").read_text())
+    assert agg["selection"]["groups"][0]["chosen"] in (1e-3, 2e-3, 5e-3)
+    assert (rep.out_dir / "selection.md").exists()
 
 
-def test_register_cli_and_bad_inputs(kodak: Path, tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser(prog="iga")
-    sub = parser.add_subparsers(dest="command", required=True)
-    bench = sub.add_parser("bench").add_subparsers(dest="bench", required=True)
-    register_cli(bench)
-    argv = ["bench", "image", "--data", str(kodak), "--images", "1", "--archs", "relu"]
-    argv += ["--methods", "bn", "--size", "12x8", "--width", "8", "--steps", "3", "--quiet"]
-    argv += ["--patch", "2"]
-    argv += ["--out", str(tmp_path / "cli"), "--no-figures"]
-    ns = parser.parse_args(argv)
-    assert ns.func(ns) == 0
-    assert list((tmp_path / "cli").glob("*/runs/kodim01/relu/bn/lr0.001/seed0/summary.json"))
-    with pytest.raises(ValueError, match="unknown method"):
-        _cfg(kodak, tmp_path, methods="vanilla,dropout")
+def test_bad_inputs(kodak: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--methods"):
+        _setup(kodak, methods="vanilla,dropout")
     with pytest.raises(ValueError, match="protocol"):
-        _cfg(kodak, tmp_path, protocol="best")
+        _setup(kodak, protocol="best")
     with pytest.raises(FileNotFoundError, match="--data"):
-        plan(_cfg(kodak, tmp_path, images="1-5"))
+        _setup(kodak, images="1-5")
     with pytest.raises(ValueError, match="seeds"):
-        _cfg(kodak, tmp_path, seeds="a")
+        _setup(kodak, seeds="a")
+    with pytest.raises(ValueError, match="fr-alpha-scale"):
+        _setup(kodak, fr_alpha_scale=-1.0)
 
 
 def test_extra_archs_run_through_every_method(kodak: Path, tmp_path: Path) -> None:
-    cfg = _cfg(
+    rep, _ = _run(
         kodak,
         tmp_path,
         images="1",
@@ -155,20 +187,25 @@ def test_extra_archs_run_through_every_method(kodak: Path, tmp_path: Path) -> No
         steps=2,
         no_figures=True,
     )
-    res = run_bench(cfg, log=lambda s: None)
-    assert res["finished"] == 12 and not res["missing"]
-    assert "FINER +BN" in res["table"]
+    assert rep.finished == 12 and not rep.missing
+    assert "FINER +BN" in rep.table
 
 
 def test_fr_alpha_scale_gets_its_own_folder(kodak: Path, tmp_path: Path) -> None:
-    p = plan(_cfg(kodak, tmp_path, methods="vanilla,fr", archs="pe", fr_alpha_scale=0.1))
-    assert p.tier_name.endswith("_fralpha0.1")
-    fr = next(s for s in p.specs if s.config["meta"]["method"] == "fr")
+    s = _setup(kodak, methods="vanilla,fr", archs="pe", fr_alpha_scale=0.1)
+    assert s["tier"].endswith("_fralpha0.1")
+    p = harness.plan(
+        s["bench"],
+        s["tier"],
+        tmp_path,
+        tier_config=s["tier_config"],
+        axes=s["axes"],
+        options=s["options"],
+    )
+    fr = next(r.spec for r in p.runs if r.cell["method"] == "fr")
     assert fr.config["fit"]["model"]["options"] == {"fr_alpha": pytest.approx(0.005)}
-    van = next(s for s in p.specs if s.config["meta"]["method"] == "vanilla")
+    van = next(r.spec for r in p.runs if r.cell["method"] == "vanilla")
     assert van.config["fit"]["model"]["options"] == {}
-    with pytest.raises(ValueError, match="fr-alpha-scale"):
-        plan(_cfg(kodak, tmp_path, fr_alpha_scale=-1.0))
 
 
 def test_method_comparison_figure_and_bad_inputs(tmp_path: Path) -> None:
@@ -187,3 +224,15 @@ def test_method_comparison_figure_and_bad_inputs(tmp_path: Path) -> None:
         plots.method_comparison(target, recons, tmp_path / "g.png", crop=(10, 0, 8, 8))
     with pytest.raises(ValueError, match="at least one group"):
         plots.gain_bars({"ReLU": {}}, tmp_path / "h.png")
+
+
+def test_cli_bench_image(kodak: Path, tmp_path: Path) -> None:
+    from iga.cli import main
+
+    argv = ["bench", "image", "--data", str(kodak), "--images", "1", "--archs", "relu"]
+    argv += ["--methods", "bn", "--size", "12x8", "--width", "8", "--steps", "3", "--quiet"]
+    argv += ["--patch", "2", "--out", str(tmp_path / "cli"), "--threads", "1", "--no-figures"]
+    assert main(argv) == 0
+    assert list((tmp_path / "cli").glob("*/runs/kodim01/relu/bn/lr0.001/seed0/summary.json"))
+    assert main([*argv[:-1], "--aggregate-only"]) == 0
+    assert main(["bench", "image", "--protocol", "best"]) == 1

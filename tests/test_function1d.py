@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -12,14 +11,8 @@ import pytest
 import torch
 
 import iga
-from iga.experiments.function1d import (
-    EXPERIMENTS,
-    TIERS,
-    load_plan,
-    plan_to_dict,
-    register_cli,
-    run_plan,
-)
+from iga.benchmarks.function1d import EXPERIMENTS, load_plan, plan_to_dict
+from iga.cli import _parser, main
 from iga.tasks.function1d import (
     AdjustConfig,
     FunctionFitConfig,
@@ -35,8 +28,6 @@ from iga.tasks.function1d import (
     relative_errors,
 )
 from iga.train import TrainConfig
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "function1d"
 
 
 @pytest.fixture(autouse=True)
@@ -132,8 +123,12 @@ def test_signal_config_rejects_bad_input(kw, match):
 def test_bins_reject_aliasing_and_collisions():
     with pytest.raises(ValueError, match="Nyquist"):
         dft_bins(SignalConfig(freqs="200", points=64))
-    with pytest.raises(ValueError, match="same DFT bins"):
-        dft_bins(SignalConfig(freqs="20,20.1", points=2048))
+    with pytest.raises(ValueError, match="same DFT bins"):  # circle: nearest bins
+        dft_bins(SignalConfig(freqs="20,20.1", points=2048, coords="circle"))
+    with pytest.raises(ValueError, match="between DFT bins 20 and 21"):  # line: whole cycles
+        SignalConfig(freqs="20,20.1", points=2048)
+    with pytest.raises(ValueError, match="--freqs -10,20: frequencies must be positive"):
+        SignalConfig(freqs="-10,20")
 
 
 def test_ntk_method_needs_the_arora_network_on_the_circle():
@@ -201,14 +196,6 @@ def test_exact_ntk_adjuster_balances_the_exact_spectrum():
 # --- CLI and plans ----------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="iga")
-    sub = p.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit")
-    register_cli(fit.add_subparsers(dest="task", required=True), sub)
-    return p
-
-
 def test_cli_fit_function(tmp_path, capsys):
     out = tmp_path / "run"
     ns = _parser().parse_args(
@@ -243,42 +230,36 @@ def _tiny_plan_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_cli_experiment_runs_and_resumes(tmp_path, capsys):
+def test_cli_experiment_runs_resumes_and_reruns_a_changed_run(tmp_path, capsys):
     plan = _tiny_plan_file(tmp_path)
     out = tmp_path / "exp"
-    argv = ["experiment", "function1d-exp1", "--plan", str(plan), "--out", str(out), "--quiet"]
-    ns = _parser().parse_args(argv)
-    assert ns.func(ns) == 0
-    for name in ("table.md", "table.csv", "mse.png", "delta_tiny.png", "experiment.json"):
+    argv = ["experiment", "function1d-exp1", "--tier", str(plan), "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    for name in ("table.md", "table.csv", "mse.png", "delta_tiny.png", "aggregate.json"):
         assert (out / name).is_file(), name
     assert "w1024-iga-15" in (out / "table.md").read_text()
-    with pytest.raises(FileExistsError, match="--resume"):
-        ns.func(ns)
-    ns = _parser().parse_args([*argv, "--resume"])
-    assert ns.func(ns) == 0
-    meta = json.loads((out / "experiment.json").read_text())
-    assert [inv["runs_executed"] for inv in meta["invocations"]] == [
-        ["w1024-identity", "w1024-iga-15"],
-        [],
-    ]
-    # A changed plan must not silently mix with finished runs.
+    capsys.readouterr()
+    # Again: both runs are finished with the same config, nothing runs.
+    assert main(argv) == 0
+    assert "0 run, 2 already finished" in capsys.readouterr().out
+    # A changed plan re-runs the changed run instead of reusing it.
     changed = load_plan(plan)
     changed.runs["w1024-identity"].train.steps = 11
-    with pytest.raises(ValueError, match="different config"):
-        run_plan(changed, out, resume=True, progress=False)
+    plan.write_text(json.dumps(plan_to_dict(changed)))
+    assert main(argv) == 0
+    assert "1 run, 1 already finished" in capsys.readouterr().out
+    assert json.loads((out / "w1024-identity" / "summary.json").read_text())["steps"] == 11
 
 
-def test_print_plan_and_committed_tier_files(capsys):
-    ns = _parser().parse_args(["experiment", "function1d-exp2", "--print-plan"])
-    assert ns.func(ns) == 0
-    printed = json.loads(capsys.readouterr().out)
-    assert printed["tier"] == "cpu"
-    # The JSON tier files under benchmarks/function1d/ are the plans in the code.
-    for name, make in EXPERIMENTS.items():
-        for tier in TIERS:
-            path = BENCH / f"{name.removeprefix('function1d-')}_{tier}.json"
-            assert json.loads(path.read_text()) == json.loads(json.dumps(plan_to_dict(make(tier))))
-            assert load_plan(path).runs == make(tier).runs
+def test_print_plan_round_trips(tmp_path, capsys):
+    assert main(["experiment", "function1d-exp2", "--print-plan"]) == 0
+    printed = capsys.readouterr().out
+    assert json.loads(printed)["tier"] == "cpu"
+    path = tmp_path / "p.json"
+    path.write_text(printed)
+    assert load_plan(path).runs == EXPERIMENTS["function1d-exp2"]("cpu").runs
+    assert main(["experiment", "function1d-exp1", "--tier", str(path), "--quiet"]) == 1
+    assert "is for function1d-exp2" in capsys.readouterr().err
 
 
 def test_paper_tiers_follow_the_paper():

@@ -1,13 +1,18 @@
-"""How far one Adam step moves the hidden weights of an FR model, against the vanilla model.
+"""FR's bases and its first Adam step, against vanilla from the same initial function.
 
-Why FR collapses at the cpu tier with the authors' α: W = ΛB has 8192 trainable coefficients
-per output unit, and Adam moves every one by about lr on its first steps, so ΔW = ΔΛ·B is far
-larger than a vanilla Adam step on W. Same seed, same data (kodim01 at 192×128), lr 1e-3.
+Two measurements (same seed, kodim01 at 192×128, lr 1e-3):
+
+1. The basis matrix B of every hidden width: the share of constant rows (a frequency sampled
+   at a multiple of its period) and the largest / median singular value. An aliased B (the
+   bug fixed in issue 8: spacing T/in instead of the authors' T/(in-1)) had 13-53 % constant
+   rows and one direction 4-11x the median; the authors' B has 0-6 % and 1.4-1.7x.
+2. One Adam step of FR (``fr_init="solve"``: Λ₀B ≈ W₀, so FR starts from the vanilla
+   function up to the end-column average) against one of its merged plain model (exactly the
+   same function): ‖ΔW‖/‖W‖ of the first hidden-to-hidden layer and the image MSE after the step.
+   With the aliased B this step took PE's MSE from 0.23 to 22.8; sound bases keep it near
+   vanilla's.
 
     python benchmarks/image/fr_first_step.py [--data ../shared/data/kodak/kodim01.png]
-
-Prints, per arch and width: mean |ΔW| of the first hidden-to-hidden layer, ‖ΔW‖/‖W‖, and the
-full-image MSE before and after the step, for vanilla and FR.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import argparse
 
 import torch
 
-from iga.models import FR_ALPHA, FRINR, build
+from iga.models import FR_ALPHA, FRINR, build, fourier_bases
 from iga.tasks.image_data import ImageData
 
 
@@ -27,8 +32,7 @@ def hidden_weight(model: torch.nn.Module) -> torch.Tensor:
     return linears[1].weight.detach().clone()
 
 
-def one_step(arch: str, width: int, method: str, data: ImageData, lr: float) -> dict[str, float]:
-    model = build(arch, 2, 3, width, 3, seed=0, method=method)
+def one_step(model: torch.nn.Module, data: ImageData, lr: float) -> dict[str, float]:
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     w0 = hidden_weight(model)
     loss = ((model(data.coords) - data.target) ** 2).mean()
@@ -38,12 +42,7 @@ def one_step(arch: str, width: int, method: str, data: ImageData, lr: float) -> 
     w1 = hidden_weight(model)
     with torch.no_grad():
         after = ((model(data.coords) - data.target) ** 2).mean().item()
-    return {
-        "mean_abs_dw": (w1 - w0).abs().mean().item(),
-        "rel_dw": ((w1 - w0).norm() / w0.norm()).item(),
-        "mse_before": loss.item(),
-        "mse_after": after,
-    }
+    return {"rel_dw": ((w1 - w0).norm() / w0.norm()).item(), "before": loss.item(), "after": after}
 
 
 def main() -> None:
@@ -52,19 +51,30 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     args = ap.parse_args()
     torch.set_num_threads(1)
+
+    print("| width | constant rows of B | s_max / s_median |")
+    print("| ---: | ---: | ---: |")
+    for width in (16, 32, 64, 128, 256, 512):
+        b = fourier_bases(width)
+        constant = ((b.max(dim=1).values - b.min(dim=1).values) < 1e-6).double().mean()
+        s = torch.linalg.svdvals(b)
+        print(f"| {width} | {100 * constant:.1f} % | {s[0] / s.median():.2f} |")
+    print()
+
     data = ImageData.from_file(args.data, size=(192, 128))
-    cols = ["arch", "α", "width", "mean abs ΔW van / FR", "‖ΔW‖/‖W‖ van / FR", "MSE after van / FR"]
+    cols = ["arch", "α", "width", "‖ΔW‖/‖W‖ vanilla / FR", "MSE before", "MSE after vanilla / FR"]
     print("| " + " | ".join(cols) + " |")
-    print("| --- | ---: | ---: | --- | --- | --- |")
+    print("| --- | ---: | ---: | --- | ---: | --- |")
     for arch in ("relu", "pe", "siren"):
         for width in (64, 256):
-            v = one_step(arch, width, "vanilla", data, args.lr)
-            f = one_step(arch, width, "fr", data, args.lr)
+            fr = build(arch, 2, 3, width, 3, seed=0, method="fr", fr_init="solve")
+            vanilla = fr.merge()  # the same function, trained plainly
+            v = one_step(vanilla, data, args.lr)
+            f = one_step(fr, data, args.lr)
             print(
                 f"| {arch} | {FR_ALPHA[arch]:g} | {width} "
-                f"| {v['mean_abs_dw']:.1e} / {f['mean_abs_dw']:.1e} "
-                f"| {v['rel_dw']:.3f} / {f['rel_dw']:.3f} "
-                f"| {v['mse_after']:.3f} / {f['mse_after']:.3g} (from {v['mse_before']:.3f}) |",
+                f"| {v['rel_dw']:.3f} / {f['rel_dw']:.3f} | {v['before']:.4f} "
+                f"| {v['after']:.4f} / {f['after']:.4f} |",
                 flush=True,
             )
 

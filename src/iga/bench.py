@@ -8,6 +8,7 @@ same public pieces :class:`iga.IGA` chains (sampling, eNTK, eigh + S, mixing).
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import torch
 from .core import IGA, Sampler, adjusted_loss, balance, entk
 from .core import groups as groups_mod
 from .models import build
+from .tasks.base import check_groups
 from .tasks.image_data import ImageData, parse_size
 from .train import resolve_device
 
@@ -40,6 +42,35 @@ class OverheadConfig:
     warmup: int = field(default=5, metadata={"help": "untimed steps first"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = leave as is)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
+
+    def __post_init__(self) -> None:
+        from .models import ARCHS
+        from .train import _check_device
+
+        bad = [a for a in self.arch_list if a not in ARCHS]
+        if bad or not self.arch_list:
+            raise ValueError(
+                f"--archs {self.archs!r}: unknown arch {bad[0] if bad else '(none given)'!r}; "
+                f"choose from {', '.join(ARCHS)}"
+            )
+        parse_size(self.size)  # names the size and the expected form
+        for flag, value, low in (
+            ("--width", self.width, 1),
+            ("--hidden-layers", self.hidden_layers, 1),
+            ("--patch", self.patch, 1),
+            ("--end", self.end, 0),
+            ("--repeats", self.repeats, 1),
+            ("--warmup", self.warmup, 0),
+            ("--threads", self.threads, 0),
+        ):
+            if value < low:
+                raise ValueError(f"{flag} must be >= {low}; got {value}")
+        _check_device(self.device)
+
+    @property
+    def arch_list(self) -> list[str]:
+        """``archs`` as a list."""
+        return [a.strip() for a in self.archs.split(",") if a.strip()]
 
 
 def _sync(device: torch.device) -> None:
@@ -132,8 +163,19 @@ def overhead(cfg: OverheadConfig, progress: Callable[[str], None] | None = None)
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     data = ImageData.from_file(cfg.path or BUNDLED_IMAGE, size=parse_size(cfg.size)).to(device)
+    if cfg.patch > min(data.height, data.width):
+        raise ValueError(
+            f"--patch {cfg.patch} is larger than the image ({data.width}x{data.height}); "
+            "use a smaller --patch"
+        )
+    check_groups(
+        math.ceil(data.height / cfg.patch) * math.ceil(data.width / cfg.patch),
+        device,
+        "--patch",
+        cfg.end,
+    )
     out: dict[str, Any] = {}
-    for arch in [a.strip() for a in cfg.archs.split(",") if a.strip()]:
+    for arch in cfg.arch_list:
         if progress:
             progress(f"timing {arch} (width {cfg.width}, {cfg.repeats} repeats)…")
         out[arch] = _one_arch(arch, cfg, data, device)

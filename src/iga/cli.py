@@ -11,102 +11,129 @@ defaults live in one place (the configs) and ``--help`` always shows them.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from . import configcli
 from .io import atomic_write_text
 
 __all__ = ["main"]
 
-_TYPES = {"int": int, "float": float, "str": str}
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``iga: error: argument --width: must be >= 1; got 0``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Values such as "-10,20" or "-1,1" (--freqs, --domain) are values, not options: no
+        # option starts with "-<digit>". (argparse's own pattern takes plain numbers only.)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
+    def error(self, message: str) -> NoReturn:
+        root = self.prog.split()[0]
+        hint = f" (see {self.prog} --help)" if "required" in message else ""
+        if message.endswith("expected one argument"):
+            flag = message.removeprefix("argument ").partition(":")[0].split("/")[0]
+            hint = f" (a value that starts with '-' goes as {flag}=VALUE)"
+        self.exit(2, f"{root}: error: {_one_line(message)}{hint}\n")
 
 
-def _with_default(help_: str, default: Any) -> str:
-    """``help_`` plus ``(default: X)``, unless the text already states its default.
-
-    A help text with its own ``default: ...`` (e.g. ``--lr``, whose default depends on the
-    method and arch) is left alone, and so is an unset default (None or ""), whose meaning the
-    help text explains. ``%(default)s`` keeps ``ArgumentDefaultsHelpFormatter`` from adding it
-    a second time, should a parser use that formatter.
-    """
-    if "default:" in help_.lower() or default is None or default == "":
-        return help_
-    return f"{help_} (default: %(default)s)"
+def _one_line(text: object) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
-def _add_fields(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """One ``--option`` per leaf field of dataclass ``cls`` (nested dataclasses flattened).
+# Choices and bounds the image configs' metadata does not declare (yet), so that argparse
+# rejects bad values while parsing, with the flag in the message (configcli overrides).
+def _image_overrides() -> dict[str, dict[str, Any]]:
+    from .core import SAMPLING
+    from .models import ARCH_OPTIONS
+    from .tasks.image_data import parse_size
+    from .train import METHODS, OPTIMIZERS
 
-    The help text is the field's ``metadata["help"]``; each option shows its default once.
-    """
-    for f in dataclasses.fields(cls):
-        if f.name in skip:
+    return {
+        "arch": {"choices": tuple(ARCH_OPTIONS)},
+        "width": {"min": 1},
+        "hidden_layers": {"min": 1},
+        "options": {"flag": "--opt"},
+        "method": {"choices": METHODS},
+        "ref": {"choices": ("end", "start")},
+        "sampling": {"choices": SAMPLING},
+        "every": {"min": 1},
+        "patch": {"min": 1},
+        "size": {"check": parse_size},
+        "scale": {"check": _positive},
+        "optimizer": {"choices": OPTIMIZERS},
+    }
+
+
+def _positive(value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"must be > 0; got {value}")
+
+
+# build()'s own parameters, which --opt must not pass a second time.
+_BUILD_ARGS = {
+    "seed": "--seed",
+    "hidden_features": "--width",
+    "width": "--width",
+    "hidden_layers": "--hidden-layers",
+    "method": "--method",
+    "device": "--device",
+}
+
+
+def _check_model_options(options: dict[str, Any], arch: str, method: str) -> None:
+    """``--opt`` keys in the user's terms, before anything is built."""
+    from .models import ARCH_OPTIONS
+    from .models.reparam import BN_OPTIONS, FR_OPTIONS
+
+    accepted = ARCH_OPTIONS[arch]
+    for key in options:
+        if key in accepted:
             continue
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        if dataclasses.is_dataclass(default):
-            _add_fields(parser, type(default), skip)
+        for name, opts in (("fr", FR_OPTIONS), ("bn", BN_OPTIONS)):
+            if key in opts and method != name:
+                raise ValueError(
+                    f"--opt {key} is an option of --method {name}; it needs --method {name} "
+                    f"(got --method {method})"
+                )
+        if key in FR_OPTIONS or key in BN_OPTIONS:
             continue
-        flag = "--" + f.name.replace("_", "-")
-        help_ = f.metadata.get("help", "")
-        if f.type == "bool":
-            parser.add_argument(flag, action="store_true", help=help_)
-        elif isinstance(default, dict):
-            parser.add_argument(
-                "--opt",
-                dest=f.name,
-                action="append",
-                default=[],
-                metavar="KEY=VALUE",
-                help=f"{help_} (repeatable; default: the arch's own)",
-            )
-        else:
-            base = str(f.type).replace(" | None", "")
-            parser.add_argument(
-                flag, type=_TYPES[base], default=default, help=_with_default(help_, default)
-            )
+        if key in _BUILD_ARGS:
+            raise ValueError(f"--opt {key}: set it with {_BUILD_ARGS[key]}, not --opt")
+        if key in ("in_features", "out_features", "name", "dtype"):
+            raise ValueError(f"--opt {key}: fixed by the task; drop it")
+        names = ", ".join(accepted) or "none"
+        raise ValueError(
+            f"--opt {key}: unknown option for --arch {arch} (it accepts: {names}; "
+            "with --method fr/bn also fr_*/bn_* options)"
+        )
 
 
-def _parse_value(text: str) -> Any:
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return None if text == "None" else text
-
-
-def _build(cls: type, ns: argparse.Namespace, **given: Any) -> Any:
-    """Instantiate dataclass ``cls`` from parsed options (validation runs in __post_init__)."""
-    kw: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name in given:
-            kw[f.name] = given[f.name]
-            continue
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        if dataclasses.is_dataclass(default):
-            kw[f.name] = _build(type(default), ns)
-        elif isinstance(default, dict):
-            opts = {}
-            for item in getattr(ns, f.name):
-                key, sep, value = item.partition("=")
-                if not sep or not key:
-                    raise ValueError(f"--opt expects KEY=VALUE; got {item!r}")
-                opts[key] = _parse_value(value)
-            kw[f.name] = opts
-        elif hasattr(ns, f.name):
-            kw[f.name] = getattr(ns, f.name)
-    return cls(**kw)
+def _check_output_file(path: str, flag: str) -> None:
+    """Fail before the work, not after it, when ``path`` cannot be written as a file."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{flag} {path} is a directory; name a file, e.g. {p / 'result.json'}")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{flag} {path}: {parent} is a file, not a directory; choose another")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: {parent} is not writable; choose another path")
 
 
 def _cmd_fit_image(ns: argparse.Namespace) -> int:
     from .tasks.image import ImageFitConfig, fit_image
 
-    cfg = _build(ImageFitConfig, ns, path=ns.path)
+    cfg = configcli.build(ImageFitConfig, ns, path=ns.path)
+    _check_model_options(cfg.model.options, cfg.model.arch, cfg.method.method)
     s = fit_image(cfg, progress=not ns.quiet, resume=ns.resume)
     print(
         f"{cfg.model.arch}/{cfg.method.method}: best PSNR {s['psnr_best']:.2f} dB "
@@ -150,7 +177,9 @@ def _cmd_demo(ns: argparse.Namespace) -> int:
 def _cmd_bench_overhead(ns: argparse.Namespace) -> int:
     from .bench import OverheadConfig, format_overhead, overhead
 
-    cfg = _build(OverheadConfig, ns)
+    cfg = configcli.build(OverheadConfig, ns)
+    if ns.save:
+        _check_output_file(ns.save, "--save")
     res = overhead(cfg, progress=None if ns.json else (lambda m: print(m, file=sys.stderr)))
     text = json.dumps(res, indent=2) if ns.json else format_overhead(res)
     print(text)
@@ -159,13 +188,102 @@ def _cmd_bench_overhead(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_overrides() -> dict[str, dict[str, Any]]:
+    """configcli overrides: TrainConfig's help texts are written for the image task (these
+    read right for 1D fits), and the choices and bounds the 1D configs check in
+    ``__post_init__``, so that argparse rejects bad values with the flag in the message."""
+    from .core import SAMPLING
+    from .tasks.function1d import ADJUST_METHODS, COORDS, NET_ARCHS
+    from .train import OPTIMIZERS
+
+    return {
+        "lr": {"help": "learning rate of the optimizer"},
+        "spectrum_every": {"help": "log the eNTK spectrum (condition numbers) every k steps"},
+        "coords": {"choices": COORDS},
+        "points": {"min": 8},
+        "arch": {"choices": NET_ARCHS},
+        "width": {"min": 1},
+        "hidden_layers": {"min": 1},
+        "method": {"choices": ADJUST_METHODS},
+        "ref": {"choices": ("end", "start")},
+        "group": {"min": 1},
+        "every": {"min": 1},
+        "sampling": {"choices": SAMPLING},
+        "optimizer": {"choices": OPTIMIZERS},
+        "eval_every": {"min": 1},
+    }
+
+
+def _cmd_fit_function(ns: argparse.Namespace) -> int:
+    # The instance's values are the defaults: this task's (e.g. Adam lr 5e-5, no decay), not
+    # TrainConfig's class defaults.
+    from .tasks.function1d import FunctionFitConfig, fit_function
+
+    cfg = configcli.build(FunctionFitConfig(), ns)
+    if cfg.adjust.method in ("entk", "iga"):  # in this task's flags, before anything runs
+        from .tasks.base import check_groups
+        from .train import resolve_device
+
+        iga = cfg.adjust.method == "iga"
+        check_groups(
+            -(-cfg.signal.points // cfg.adjust.group_size),
+            resolve_device(cfg.train.device),
+            "--group" if iga else "--group with --method iga (entk has one group per point)",
+            cfg.adjust.end,
+        )
+    s = fit_function(cfg, progress=not ns.quiet, resume=ns.resume)
+    deltas = ", ".join(f"Δ@{k} {v:.3f}" for k, v in s["delta_final"].items())
+    print(
+        f"{cfg.net.arch}/{cfg.adjust.method}: final MSE {s['mse_final']:.4g}; {deltas}; "
+        f"{1000 * s['seconds_per_step']:.1f} ms/step -> {cfg.out}"
+    )
+    return 0
+
+
+def _cmd_harness(module: str, name: str, ns: argparse.Namespace) -> int:
+    """``iga bench NAME`` / ``iga experiment NAME``: a declared benchmark through the harness."""
+    import importlib
+
+    from .harness import RunOptions, execute
+
+    mod = importlib.import_module(module)
+    ro = configcli.build(RunOptions, ns)
+    setup = mod.setup(name, configcli.build(mod.Options, ns), ro)
+    if "print" in setup:
+        print(setup["print"])
+        return 0
+    if ro.threads:
+        import torch
+
+        torch.set_num_threads(ro.threads)
+    execute(setup, ro)
+    return 0
+
+
+def _add_benchmarks(sub: Any, group: str) -> None:
+    """One subcommand per declared benchmark of ``group`` (see :mod:`iga.benchmarks`)."""
+    import importlib
+
+    from .benchmarks import BENCHMARKS
+    from .harness import RunOptions
+
+    for module in BENCHMARKS[group]:
+        mod = importlib.import_module(module)
+        for name, help_ in mod.HELP.items():
+            p = sub.add_parser(
+                name, help=help_, description=(mod.__doc__ or help_).split("\n\n")[0]
+            )
+            configcli.add_options(p, mod.Options)
+            configcli.add_options(p, RunOptions)
+            p.set_defaults(func=lambda ns, m=module, n=name: _cmd_harness(m, n, ns))
+
+
 def _parser() -> argparse.ArgumentParser:
-    from . import bench_image
     from .bench import OverheadConfig
-    from .experiments import function1d
+    from .tasks.function1d import FunctionFitConfig
     from .tasks.image import ImageFitConfig
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="iga", description="Inductive Gradient Adjustment for implicit neural representations"
     )
     sub = p.add_subparsers(dest="command", required=True)
@@ -179,14 +297,24 @@ def _parser() -> argparse.ArgumentParser:
         "(config.json, metrics.csv, summary.json, reconstruction.png, psnr.png, best.pt).",
     )
     img.add_argument("path", help="image file (PNG/JPEG; grayscale and RGBA are handled)")
-    _add_fields(img, ImageFitConfig, skip=("path",))
-    img.add_argument("--quiet", action="store_true", help="no progress bar")
-    img.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the interrupted run in --out from its checkpoint (same options)",
+    configcli.add_options(img, ImageFitConfig, skip=("path",), overrides=_image_overrides())
+    fn = fit_sub.add_parser(
+        "function",
+        help="fit a 1D sum of sines (MSE and per-frequency relative errors Δ_k)",
+        description="Fit Σ sin(c·π·t) on N points, vanilla or with an NTK/eNTK/IGA gradient "
+        "adjustment, into a run directory (config.json, metrics.csv with Δ_k per frequency, "
+        "summary.json, mse.png, delta.png, fit.png). Defaults: the paper's Exp. 2 ReLU setting.",
     )
-    img.set_defaults(func=_cmd_fit_image)
+    # The instance's values are the defaults: this task's (e.g. Adam lr 5e-5, no decay).
+    configcli.add_options(fn, FunctionFitConfig(), overrides=_fit_overrides())
+    for task, func in ((img, _cmd_fit_image), (fn, _cmd_fit_function)):
+        task.add_argument("--quiet", action="store_true", help="no progress bar")
+        task.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue the interrupted run in --out from its checkpoint (same options)",
+        )
+        task.set_defaults(func=func)
 
     demo = sub.add_parser(
         "demo", help="vanilla vs IGA on the bundled Kodak image (a few minutes on a CPU)"
@@ -206,35 +334,52 @@ def _parser() -> argparse.ArgumentParser:
         description="Times vanilla and IGA training steps interleaved in one process (median "
         "of repeats) and breaks the IGA step down into its phases.",
     )
-    _add_fields(ovh, OverheadConfig)
+    configcli.add_options(ovh, OverheadConfig)
     ovh.add_argument("--json", action="store_true", help="print JSON {arch: {...}}")
     ovh.add_argument("--save", default="", help="also write the JSON to this file")
     ovh.set_defaults(func=_cmd_bench_overhead)
+    _add_benchmarks(bench_sub, "bench")
 
-    # Task modules add their own subcommands (iga fit function, iga experiment, iga bench image).
-    function1d.register_cli(fit_sub, sub)
-    bench_image.register_cli(bench_sub)
+    exp = sub.add_parser("experiment", help="reproduce an experiment of the paper")
+    _add_benchmarks(exp.add_subparsers(dest="experiment", required=True), "experiment")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``iga`` console script."""
+    """Entry point of the ``iga`` console script; returns the exit status.
+
+    Every failure ends in one line on stderr, ``iga: error: ...`` (argparse's own: status 2;
+    bad input found later: 1); ``IGA_DEBUG=1`` re-raises instead, for the full traceback.
+    """
     from .tasks.base import TrainingDiverged, TrainingInterrupted
 
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a bad option (2, message already printed)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    debug = bool(os.environ.get("IGA_DEBUG"))
     try:
         return int(args.func(args))
     except TrainingInterrupted as e:
         print(f"iga: {e}", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, TrainingDiverged) as e:
-        if os.environ.get("IGA_DEBUG"):  # the full traceback, for bug reports
-            raise
-        print(f"iga: error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("iga: interrupted", file=sys.stderr)
         return 130
+    except (ValueError, TypeError, OSError, MemoryError, TrainingDiverged) as e:
+        if debug:
+            raise
+        print(f"iga: error: {_one_line(e) or type(e).__name__}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: still one line, with how to get the traceback
+        if debug:
+            raise
+        print(
+            f"iga: error: unexpected {type(e).__name__}: {_one_line(e)} "
+            "(run again with IGA_DEBUG=1 for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

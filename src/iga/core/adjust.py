@@ -26,6 +26,45 @@ def _as_2d(t: torch.Tensor) -> torch.Tensor:
     return t[:, None] if t.ndim == 1 else t.reshape(t.shape[0], -1)
 
 
+def _shape(t: torch.Tensor) -> list[int]:
+    return list(t.shape)
+
+
+def _check_inputs(pred: torch.Tensor, target: torch.Tensor, n_points: int) -> None:
+    """Shapes and the target's values, in the caller's terms (one reduction over target)."""
+    if pred.ndim == 0 or target.ndim == 0 or _as_2d(pred).shape != _as_2d(target).shape:
+        raise ValueError(
+            f"pred {_shape(pred)} and target {_shape(target)} must have the same shape "
+            "([N] and [N, 1] also go together)"
+        )
+    if pred.shape[0] != n_points:
+        raise ValueError(
+            f"groups cover {n_points} points but pred has {pred.shape[0]} rows; "
+            "build the groups for this signal's size"
+        )
+    if not bool(torch.isfinite(target).all()) and bool(torch.isfinite(pred.detach()).all()):
+        # (A non-finite pred is a diverged model, which the training loop reports itself.)
+        bad = int((~torch.isfinite(target)).sum())
+        raise ValueError(
+            f"target has {bad} non-finite values (NaN or inf) among {target.numel()}; "
+            "clean the target data (the adjusted gradient would be NaN)"
+        )
+
+
+def _mixed_loss(
+    pred: torch.Tensor, target: torch.Tensor, S: torch.Tensor | None, grouping: Grouping
+) -> torch.Tensor:
+    p2 = _as_2d(pred)
+    r = (p2 - _as_2d(target)).detach()
+    if S is not None:
+        n = grouping.n_groups
+        if S.shape != (n, n):
+            raise ValueError(f"S must be [{n}, {n}] for {n} groups; got {tuple(S.shape)}")
+        rg = grouping.gather(r)  # [n, p, C]; padding rows are zero so they mix nothing in
+        r = grouping.scatter((S.to(r.dtype) @ rg.reshape(n, -1)).reshape(rg.shape))
+    return (2.0 / r.numel()) * (p2 * r).sum()
+
+
 def adjusted_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -36,29 +75,28 @@ def adjusted_loss(
 
     Args:
         pred: [N, C] (or [N]) predictions, row i belonging to point i of ``groups``.
-        target: same shape as ``pred``.
+        target: same shape as ``pred`` ([N] and [N, 1] go together); finite.
         S: [n_groups, n_groups] transformation matrix, or None for S = I (plain MSE gradient).
         groups: index tensor [n_groups, p] (or a prebuilt :class:`Grouping`, cheaper).
+
+    Raises:
+        ValueError: mismatched shapes, groups built for another number of points, or a
+            non-finite target.
     """
-    if pred.shape != target.shape:
-        raise ValueError(
-            f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape"
-        )
-    grouping = groups if isinstance(groups, Grouping) else Grouping(groups, pred.shape[0])
-    if pred.shape[0] != grouping.n_points:
-        raise ValueError(
-            f"got {pred.shape[0]} predictions but the groups cover {grouping.n_points} points; "
-            "build the groups for this signal"
-        )
-    p2 = _as_2d(pred)
-    r = (p2 - _as_2d(target)).detach()
-    if S is not None:
-        n = grouping.n_groups
-        if S.shape != (n, n):
-            raise ValueError(f"S must be [{n}, {n}] for {n} groups; got {tuple(S.shape)}")
-        rg = grouping.gather(r)  # [n, p, C]; padding rows are zero so they mix nothing in
-        r = grouping.scatter((S.to(r.dtype) @ rg.reshape(n, -1)).reshape(rg.shape))
-    return (2.0 / r.numel()) * (p2 * r).sum()
+    if isinstance(groups, Grouping):
+        grouping = groups
+    else:
+        if not isinstance(groups, torch.Tensor) or groups.ndim != 2:
+            raise ValueError("groups must be a LongTensor [n_groups, points_per_group]")
+        covered = int((groups >= 0).sum())
+        if pred.ndim > 0 and covered != pred.shape[0]:
+            raise ValueError(
+                f"groups cover {covered} points but pred has {pred.shape[0]} rows; "
+                "build the groups for this signal's size"
+            )
+        grouping = Grouping(groups, covered)
+    _check_inputs(pred, target, grouping.n_points)
+    return _mixed_loss(pred, target, S, grouping)
 
 
 class IGA:
@@ -182,10 +220,11 @@ class IGA:
             raise ValueError(
                 f"inputs ({inputs.shape[0]} rows) and pred ({pred.shape[0]} rows) must align"
             )
+        _check_inputs(pred, target, self.grouping.n_points)
         if self.active and self.calls % self.every == 0:
             self.refresh(_as_2d(pred).detach() - _as_2d(target), inputs)
         self.calls += 1
-        return adjusted_loss(pred, target, self.S if self.active else None, self.grouping)
+        return _mixed_loss(pred, target, self.S if self.active else None, self.grouping)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs to continue exactly: call count, S, the last

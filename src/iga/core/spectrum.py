@@ -138,6 +138,12 @@ def balance(
             (directions with λ_i ≤ 0 are left unscaled) and ``end``/``start``/``ref`` are
             ignored.
     """
+    if not isinstance(K, torch.Tensor):
+        raise TypeError(f"K must be a torch.Tensor; got {type(K).__name__}")
+    if K.is_complex():
+        raise TypeError(f"K must be a real matrix; got {K.dtype}")
+    if not K.is_floating_point():  # an integer (or bool) K: S is float64, not truncated
+        K = K.to(torch.float64)
     n = K.shape[0] if K.ndim == 2 else -1
     if target is None:
         if ref not in ("end", "start"):

@@ -305,6 +305,13 @@ def _copy(module: nn.Module) -> nn.Module:
 def _resolve(method: str, arch: str, given: Mapping[str, Any]) -> dict[str, Any]:
     accepted = {"fr": FR_OPTIONS, "bn": BN_OPTIONS}.get(method, {})
     unknown = [k for k in given if k not in accepted]
+    for key in unknown:
+        owner = "fr" if key in FR_OPTIONS else "bn" if key in BN_OPTIONS else None
+        if owner is not None:
+            raise TypeError(
+                f"option {key!r} belongs to method {owner!r}: it needs method={owner!r} "
+                f"(--method {owner}); this model is built as {method!r}"
+            )
     if unknown:
         choices = ", ".join(accepted) if accepted else "no extra options"
         raise TypeError(

@@ -90,7 +90,10 @@ def _parse_list(text: str, name: str) -> list[float]:
     items = [s for s in text.split(",") if s.strip()]
     if not items:
         raise ValueError(f"{name} is empty; give comma-separated numbers, e.g. 20,40,60")
-    return [_parse_number(s) for s in items]
+    try:
+        return [_parse_number(s) for s in items]
+    except ValueError as e:
+        raise ValueError(f"{name} {text}: {e}") from None
 
 
 @dataclass
@@ -112,22 +115,22 @@ class SignalConfig:
 
     def __post_init__(self) -> None:
         if self.coords not in COORDS:
-            raise ValueError(f"unknown coords {self.coords!r}; choose one of {', '.join(COORDS)}")
+            raise ValueError(f"unknown --coords {self.coords!r}; choose one of {', '.join(COORDS)}")
         if isinstance(self.points, bool) or not isinstance(self.points, int) or self.points < 8:
-            raise ValueError(f"points must be an int >= 8; got {self.points!r}")
-        lo_hi = _parse_list(self.domain, "domain")
+            raise ValueError(f"--points must be an int >= 8; got {self.points!r}")
+        lo_hi = _parse_list(self.domain, "--domain")
         if len(lo_hi) != 2 or not lo_hi[0] < lo_hi[1]:
-            raise ValueError(f"domain must be 'lo,hi' with lo < hi; got {self.domain!r}")
-        _parse_list(self.freqs, "freqs")
+            raise ValueError(f"--domain must be 'lo,hi' with lo < hi; got {self.domain!r}")
+        dft_bins(self)  # the frequencies: positive, on DFT bins, below Nyquist, distinct
 
     @property
     def coefficients(self) -> list[float]:
         """The c_j (target term j is sin(c_j π t))."""
-        return _parse_list(self.freqs, "freqs")
+        return _parse_list(self.freqs, "--freqs")
 
     @property
     def bounds(self) -> tuple[float, float]:
-        lo, hi = _parse_list(self.domain, "domain")
+        lo, hi = _parse_list(self.domain, "--domain")
         return lo, hi
 
 
@@ -264,28 +267,58 @@ class Signal:
     """DFT bin of each target frequency, ascending."""
 
 
+BIN_TOLERANCE = 1e-6
+"""How far (in bins) a line signal's cycle count may be from a whole number (round-off)."""
+
+
 def dft_bins(cfg: SignalConfig) -> list[int]:
-    """The DFT bin nearest to each target frequency, in ascending order.
+    """The DFT bin of each target frequency, in ascending order.
 
     sin(c π t) has c/2 cycles per unit of t. With sample spacing h the N-point DFT bin k
     sits at k/(N h) cycles per unit, so the bin is ``c/2 · N h`` rounded.
+
+    Frequencies must be positive (sin(−cπt) = −sin(cπt) would be relabelled), below Nyquist
+    and in distinct bins. With ``coords="line"`` each must also make a whole number of cycles
+    over the domain, ``c·(hi − lo)/2`` (within :data:`BIN_TOLERANCE`), so that Δ_k is read at
+    the bin that holds it rather than at a neighbour of an in-between frequency. On the
+    circle, frequencies between bins are read at the nearest bin: the paper's Exp. 1 uses
+    0.4, 0.8, 1.6, 3.2 on [0, 2π), which are not whole cycles (bins 1, 3, 5, 10).
     """
     lo, hi = cfg.bounds
     n = cfg.points
+    coefficients = cfg.coefficients
+    negative = [c for c in coefficients if c <= 0]
+    if negative:
+        raise ValueError(
+            f"--freqs {cfg.freqs}: frequencies must be positive; got {negative[0]:g} "
+            "(sin(-cπt) = -sin(cπt): drop the sign)"
+        )
+    if cfg.coords == "line":
+        for c in coefficients:
+            cycles = c * (hi - lo) / 2
+            if abs(cycles - round(cycles)) > BIN_TOLERANCE * max(1.0, cycles):
+                k = math.floor(cycles)
+                raise ValueError(
+                    f"--freqs {cfg.freqs}: {c:g} makes {cycles:.4g} cycles over --domain "
+                    f"{cfg.domain}, between DFT bins {k} and {k + 1}; choose frequencies with "
+                    f"whole cycles (c·(hi-lo)/2 an integer, e.g. {2 * max(k, 1) / (hi - lo):g})"
+                )
     h = (hi - lo) / (n if cfg.coords == "circle" else n - 1)
-    bins = [round(abs(c) / 2 * n * h) for c in cfg.coefficients]
+    bins = [round(c / 2 * n * h) for c in coefficients]
     if any(b < 1 for b in bins):
         raise ValueError(
-            f"a frequency in {cfg.freqs!r} is below one cycle over the domain; "
-            "raise it or widen the domain"
+            f"--freqs {cfg.freqs}: a frequency is below one cycle over the domain; "
+            "raise it or widen --domain"
         )
     if any(b >= n // 2 for b in bins):
         raise ValueError(
-            f"a frequency in {cfg.freqs!r} is at or above Nyquist for {n} points; use more points"
+            f"--freqs {cfg.freqs}: a frequency is at or above Nyquist for {n} points; "
+            "use more --points"
         )
     if len(set(bins)) != len(bins):
         raise ValueError(
-            f"frequencies {cfg.freqs!r} fall into the same DFT bins {bins}; separate them more"
+            f"--freqs {cfg.freqs}: frequencies fall into the same DFT bins {bins}; "
+            "separate them more"
         )
     return sorted(bins)
 

@@ -1,0 +1,491 @@
+"""``iga experiment function1d-exp1|exp2``: the paper's 1D experiments (Sec. 5), declared.
+
+Each experiment is a *plan*: named 1D fits (:class:`~iga.tasks.function1d.FunctionFitConfig`)
+with legend labels and figure panels; the tier (``cpu`` or ``paper``) decides the plan. On
+:mod:`iga.harness` a plan is one axis, ``run``, over its names; the reports keep the
+experiment's own layout (``table.md``/``table.csv`` per run, MSE curves, Δ_k heatmaps and the
+paper's Fig. 3 focus plots). Runs go to ``OUT/<name>/`` and resume like any sweep.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..harness import Bench, Context, Metric, Report, RunOptions
+from ..io import config_key, read_csv, to_jsonable
+from ..sweep import RunSpec
+from ..tasks.base import TrainingDiverged
+from ..tasks.function1d import (
+    AdjustConfig,
+    FunctionFitConfig,
+    NetConfig,
+    SignalConfig,
+    config_from_dict,
+    delta_columns,
+    delta_heatmaps,
+    dft_bins,
+    fit_function,
+    mse_curves,
+)
+from ..train import TrainConfig
+
+TIERS = ("cpu", "paper")
+
+
+@dataclass
+class Plan:
+    """Named runs and how to group them in figures."""
+
+    experiment: str
+    tier: str
+    notes: str
+    runs: dict[str, FunctionFitConfig]
+    labels: dict[str, str]
+    """Short legend label per run."""
+    panels: dict[str, list[str]]
+    """Figure panel title -> run names (a run may appear in several panels)."""
+    focus: dict[str, list[int]] = field(default_factory=dict)
+    """Panel -> DFT bins whose Δ_k curves get their own figure (the paper's Fig. 3)."""
+
+    def __post_init__(self) -> None:
+        for panel, names in self.panels.items():
+            missing = [n for n in names if n not in self.runs]
+            if missing:
+                raise ValueError(f"panel {panel!r} names unknown runs {missing}; fix the plan")
+        if set(self.labels) != set(self.runs):
+            raise ValueError("the plan needs exactly one label per run")
+
+
+def exp1_plan(tier: str = "cpu") -> Plan:
+    """Experiment 1: identity vs S vs S̃ vs S̃_e for the Arora network (paper Fig. 1, 6, 7)."""
+    _check_tier(tier)
+    signal = SignalConfig(freqs="0.4,0.8,1.6,3.2", domain="0,2pi", points=1024, coords="circle")
+    if tier == "paper":
+        widths, ends, lr, steps = [1024, 2048, 4096, 8192], [11, 13, 15], 0.1, 20000
+        notes = "paper settings: SGD lr 0.1, 20000 steps, S̃ recomputed every step"
+    else:
+        widths, ends, lr, steps = [1024, 4096], [15], 1.0, 2000
+        notes = (
+            "cpu tier: widths 1024 and 4096 (the paper's Fig. 1), end 15; SGD lr 1.0 for 2000 "
+            "steps instead of lr 0.1 for 20000 (same ηT = 2000, i.e. the same gradient-flow "
+            "time; lr·2λ_max/N = 0.35 keeps every mode stable); S̃ (the full 1024-point eNTK, "
+            "0.2-0.6 s per refresh on this busy CPU) recomputed every 5 steps, S̃_e every step. "
+            "Check of the ηT swap: identity and S at width 1024 also with the "
+            "paper's lr 0.1 × 20000 steps"
+        )
+    every = 10 if tier == "cpu" else 50
+    runs: dict[str, FunctionFitConfig] = {}
+    labels: dict[str, str] = {}
+    panels: dict[str, list[str]] = {}
+
+    def add(name: str, label: str, width: int, adjust: AdjustConfig, lr_: float, n: int) -> str:
+        runs[name] = FunctionFitConfig(
+            signal=signal,
+            net=NetConfig(arch="arora", width=width),
+            adjust=adjust,
+            train=TrainConfig(
+                steps=n, lr=lr_, decay_at=1.0, optimizer="sgd", spectrum_every=max(n // 20, 1)
+            ),
+            eval_every=every * n // steps,
+        )
+        labels[name] = label
+        return name
+
+    for w in widths:
+        for end in ends:
+            panel = f"width {w}" + (f", end {end}" if len(ends) > 1 else f" (end {end})")
+            names = [add(f"w{w}-identity", "I", w, AdjustConfig(method="vanilla"), lr, steps)]
+            for method, sym in (("ntk", "S"), ("entk", "S̃"), ("iga", "S̃_e")):
+                k = 5 if method == "entk" and tier == "cpu" else 1
+                adj = AdjustConfig(method=method, end=end, ref="start", group=8, every=k)
+                names.append(add(f"w{w}-{method}-{end}", sym, w, adj, lr, steps))
+            panels[panel] = names
+    if tier == "cpu":
+        n = 20000
+        check = [
+            add("w1024-identity-lr0.1", "I (lr 0.1)", 1024, AdjustConfig(method="vanilla"), 0.1, n),
+            add(
+                "w1024-ntk-15-lr0.1",
+                "S (lr 0.1)",
+                1024,
+                AdjustConfig(method="ntk", end=15, ref="start"),
+                0.1,
+                n,
+            ),
+        ]
+        panels["width 1024, lr 0.1 × 20000 (paper schedule)"] = check
+    return Plan("function1d-exp1", tier, notes, runs, labels, panels)
+
+
+def exp2_plan(tier: str = "cpu") -> Plan:
+    """Experiment 2: dialing ``end`` and the group size for ReLU and SIREN (Fig. 2, 3, 7-9)."""
+    _check_tier(tier)
+    siren = SignalConfig(freqs="20,40,60,80,100,120", domain="-1,1", points=2048)
+    relu = SignalConfig(freqs="10,20,30,40,50,60", domain="-1,1", points=2048)
+    if tier == "paper":
+        lr, steps, every1 = 5e-5, 10000, 1
+        ends = {8: list(range(2, 9)), 4: list(range(2, 9)), 1: list(range(2, 9))}
+        siren_ends = {8: list(range(2, 9)), 4: list(range(2, 9)), 1: list(range(2, 9))}
+        notes = "paper settings: Adam lr 5e-5, 10000 steps, end 2..8, group sizes 1, 4, 8"
+    else:
+        lr, steps, every1 = 2.5e-4, 2000, 25
+        ends = {8: [2, 8], 4: [8], 1: [8]}
+        siren_ends = {8: [2, 8]}
+        notes = (
+            "cpu tier: Adam lr 2.5e-4 for 2000 steps instead of 5e-5 for 10000 (same lr·T = "
+            "0.5); ReLU: group size 8 with end 2 and 8 and group sizes 4 and 1 at end 8; "
+            "SIREN: group size 8 with end 2 and 8; group size 1 (the full 2048-point eNTK, "
+            "~0.85 s per refresh on an idle core, 1-3.5 s under load) refreshes S every 25 "
+            "steps, groups 4 and 8 every step"
+        )
+    runs: dict[str, FunctionFitConfig] = {}
+    labels: dict[str, str] = {}
+    panels: dict[str, list[str]] = {}
+    focus: dict[str, list[int]] = {}
+    for arch, sig, arch_ends in (("relu", relu, ends), ("siren", siren, siren_ends)):
+        net = NetConfig(arch=arch, width=256, hidden_layers=4, omega0=5.0)
+        train = TrainConfig(steps=steps, lr=lr, decay_at=1.0, optimizer="adam", spectrum_every=500)
+        base = f"{arch}-vanilla"
+        runs[base] = FunctionFitConfig(
+            signal=sig, net=net, train=train, eval_every=10, adjust=AdjustConfig(method="vanilla")
+        )
+        labels[base] = "ReLU" if arch == "relu" else "SIREN"
+        by_group: dict[int, list[str]] = {}
+        for group, end_list in arch_ends.items():
+            for end in end_list:
+                name = f"{arch}-g{group}-end{end}"
+                adj = AdjustConfig(
+                    method="iga" if group > 1 else "entk",
+                    end=end,
+                    ref="end",
+                    group=group,
+                    every=every1 if group == 1 else 1,
+                )
+                runs[name] = FunctionFitConfig(
+                    signal=sig, net=net, train=train, eval_every=10, adjust=adj
+                )
+                labels[name] = f"IGA-{group} end {end}"
+                by_group.setdefault(group, []).append(name)
+        if 8 in by_group:
+            panels[f"{arch}, group size 8"] = [base, *by_group[8]]
+        if len(by_group) > 1:
+            panel = f"{arch}, group sizes {', '.join(str(g) for g in sorted(by_group))}"
+            panels[panel] = [base, *[n for g in sorted(by_group) for n in by_group[g]]]
+            bins = dft_bins(sig)
+            focus[panel] = [bins[3]] if len(bins) > 3 else bins[-1:]
+    return Plan("function1d-exp2", tier, notes, runs, labels, panels, focus)
+
+
+EXPERIMENTS: dict[str, Callable[[str], Plan]] = {
+    "function1d-exp1": exp1_plan,
+    "function1d-exp2": exp2_plan,
+}
+
+
+def _check_tier(tier: str) -> None:
+    if tier not in TIERS:
+        raise ValueError(
+            f"unknown --tier {tier!r}; choose one of {', '.join(TIERS)} or a plan file"
+        )
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """JSON-ready form of ``plan`` (run configs without ``out``/``overwrite``): what
+    ``--print-plan`` prints and ``--tier FILE`` reads back."""
+    runs = {}
+    for name, cfg in plan.runs.items():
+        d = to_jsonable(asdict(cfg))
+        d.pop("out")
+        d.pop("overwrite")
+        runs[name] = d
+    return {
+        "experiment": plan.experiment,
+        "tier": plan.tier,
+        "notes": plan.notes,
+        "labels": plan.labels,
+        "panels": plan.panels,
+        "focus": plan.focus,
+        "runs": runs,
+    }
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read a plan written by :func:`plan_to_dict` (e.g. an edited ``--print-plan``)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"plan file {p} is not valid JSON ({e}); fix it") from None
+    need = {"experiment", "tier", "runs", "labels", "panels"}
+    if not isinstance(data, dict) or not need <= set(data):
+        raise ValueError(f"plan file {p} must be an object with keys {sorted(need)}")
+    return Plan(
+        str(data["experiment"]),
+        str(data["tier"]),
+        str(data.get("notes", "")),
+        {name: config_from_dict(cfg) for name, cfg in data["runs"].items()},
+        dict(data["labels"]),
+        {k: list(v) for k, v in data["panels"].items()},
+        {k: [int(b) for b in v] for k, v in data.get("focus", {}).items()},
+    )
+
+
+# --- the declaration --------------------------------------------------------------------------
+
+
+def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
+    """The plan's run ``cell["run"]``, in ``OUT/<name>/``."""
+    plan: Plan = ctx.config
+    name = cell["run"]
+    out = Path(ctx.options["dir"]) / name
+    cfg = replace(plan.runs[name], out=str(out), overwrite=True)
+    config = {"fit": to_jsonable(asdict(cfg)), "threads": ctx.options.get("threads")}
+    return RunSpec(name, str(out), config, key=config_key(to_jsonable(asdict(cfg)), {}))
+
+
+def run_function(config: dict[str, Any]) -> dict[str, Any]:
+    """Sweep worker: one 1D fit (Ray-importable); a diverged run counts as finished."""
+    import torch
+
+    if config.get("threads"):
+        torch.set_num_threads(int(config["threads"]))
+    fit = dict(config["fit"])
+    out, overwrite = fit.pop("out"), fit.pop("overwrite")
+    cfg = replace(config_from_dict(fit), out=out, overwrite=overwrite)
+    try:
+        return fit_function(cfg, progress=False, plots=False, resume="auto")
+    except TrainingDiverged:
+        return json.loads((Path(cfg.out) / "summary.json").read_text())
+
+
+def _reports(report: Report) -> dict[str, str]:
+    plan: Plan = report.plan.context.config
+    summaries = {r["run"]: r["summary"] for r in report.records}
+    table = format_table(plan, summaries)
+    return {
+        "table.md": f"{plan.experiment} ({plan.tier}): {plan.notes}\n\n" + table,
+        "table.csv": _table_csv(plan, summaries),
+    }
+
+
+def _figures(report: Report, out: Path) -> None:
+    plan: Plan = report.plan.context.config
+    summaries = {r["run"]: r["summary"] for r in report.records}
+    if summaries:
+        _write_figures(plan, out, summaries)
+
+
+def bench(experiment: str) -> Bench:
+    """The declaration of ``function1d-exp1`` or ``function1d-exp2``."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; choose {', '.join(EXPERIMENTS)}")
+    return Bench(
+        name=experiment,
+        title=experiment,
+        tiers={t: (lambda t=t: EXPERIMENTS[experiment](t)) for t in TIERS},
+        axes={"run": lambda plan: list(plan.runs)},
+        make_run=make_run,
+        worker=run_function,
+        metrics=(Metric("mse_final", "final MSE", ".3g", higher_is_better=False),),
+        rows=("run",),
+        record_keys=("summary",),
+        derive=lambda s: {"summary": s},
+        reports=_reports,
+        figures=_figures,
+        describe=lambda plan: plan.notes,
+    )
+
+
+@dataclass
+class Options:
+    """Options of ``iga experiment function1d-*`` besides the harness' own."""
+
+    print_plan: bool = field(
+        default=False, metadata={"help": "print the plan JSON (edit it, run it with --tier FILE)"}
+    )
+
+
+HELP = {
+    "function1d-exp1": "Sec. 5 Exp. 1: identity vs S (NTK) vs S̃ (eNTK) vs S̃_e (IGA)",
+    "function1d-exp2": "Sec. 5 Exp. 2: IGA end 2..8 and group sizes 1/4/8, ReLU and SIREN",
+}
+"""The commands this module declares (``iga experiment NAME``) and their help lines."""
+
+
+def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
+    """The :func:`iga.harness.plan` arguments: ``--tier`` is cpu, paper or a plan file; the
+    runs and reports go to ``--out`` (default ``runs/NAME-TIER``)."""
+    b = bench(name)
+    if ro.tier in TIERS:
+        plan = EXPERIMENTS[name](ro.tier)
+    elif Path(ro.tier).is_file():
+        plan = load_plan(ro.tier)
+        if plan.experiment != name:
+            raise ValueError(
+                f"plan file {ro.tier} is for {plan.experiment}, not {name}; "
+                f"run `iga experiment {plan.experiment} --tier {ro.tier}`"
+            )
+    else:
+        raise ValueError(f"--tier {ro.tier!r} is neither {' nor '.join(TIERS)} nor a plan file")
+    if opts.print_plan:
+        return {"print": json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False)}
+    folder = Path(ro.out or f"runs/{name}-{plan.tier}")
+    return {
+        "bench": b,
+        "tier": plan.tier,
+        "tier_config": plan,
+        "options": {"dir": str(folder)},
+        "report_dir": folder,
+    }
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if abs(v) >= 1e-3 else f"{v:.2e}"
+
+
+def format_table(plan: Plan, summaries: dict[str, dict[str, Any]]) -> str:
+    """Markdown: per run the final MSE and Δ_k per frequency, one table per bin set."""
+    by_bins: dict[tuple[int, ...], list[str]] = {}
+    for name in plan.runs:
+        if name in summaries:
+            by_bins.setdefault(tuple(summaries[name]["bins"]), []).append(name)
+    blocks = []
+    for bins, names in by_bins.items():
+        head = (
+            "| run | method | width | group | end | steps | lr | final MSE | "
+            + " | ".join(f"Δ@{b}" for b in bins)
+            + " | s/step |"
+        )
+        sep = (
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | "
+            + " | ".join("---:" for _ in bins)
+            + " | ---: |"
+        )
+        lines = [head, sep]
+        for n in names:
+            s = summaries[n]
+            d = " | ".join(f"{s['delta_final'][str(b)]:.3f}" for b in bins)
+            group = "" if s.get("group") is None else str(s["group"])
+            lines.append(
+                f"| {n} | {plan.labels[n]} | {s['width']} | {group} | {s['end']} | "
+                f"{s['steps']} | {s['lr']:g} | {_fmt(s['mse_final'])} | {d} | "
+                f"{s['seconds_per_step']:.4f} |"
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _table_csv(plan: Plan, summaries: dict[str, dict[str, Any]]) -> str:
+    all_bins = sorted({b for s in summaries.values() for b in s["bins"]})
+    header = [
+        "run",
+        "label",
+        "arch",
+        "width",
+        "method",
+        "group",
+        "end",
+        "steps",
+        "lr",
+        "mse_final",
+        *delta_columns(all_bins),
+        "seconds",
+        "seconds_per_step",
+    ]
+    lines = [",".join(header)]
+    for n in plan.runs:
+        if n not in summaries:
+            continue
+        s = summaries[n]
+        vals = [
+            n,
+            plan.labels[n],
+            s["arch"],
+            s["width"],
+            s["method"],
+            s["group"],
+            s["end"],
+            s["steps"],
+            s["lr"],
+            s["mse_final"],
+        ]
+        vals += [s["delta_final"].get(str(b), "") for b in all_bins]
+        vals += [s["seconds"], s["seconds_per_step"]]
+        lines.append(",".join("" if v is None else str(v).replace(",", ";") for v in vals))
+    return "\n".join(lines)
+
+
+def _write_figures(plan: Plan, out: Path, summaries: dict[str, dict[str, Any]]) -> None:
+    curves = {n: _curves(out / n) for n in plan.runs if n in summaries}
+    mse_panels = {
+        panel: {
+            plan.labels[n]: (curves[n]["steps"], curves[n]["mse"]) for n in names if n in curves
+        }
+        for panel, names in plan.panels.items()
+    }
+    mse_curves(mse_panels, out / "mse.png", title=f"{plan.experiment} ({plan.tier}): MSE")
+    for panel, names in plan.panels.items():
+        cells = [
+            (plan.labels[n], curves[n]["steps"], curves[n]["delta"]) for n in names if n in curves
+        ]
+        if not cells:
+            continue
+        per_row = 4
+        grid = [cells[i : i + per_row] for i in range(0, len(cells), per_row)]
+        delta_heatmaps(
+            grid, curves[names[0]]["bins"], out / f"delta_{_safe(panel)}.png", title=f"Δ_k, {panel}"
+        )
+    for panel, bins in plan.focus.items():
+        _focus_plot(plan, panel, bins, curves, out / f"focus_{_safe(panel)}.png")
+
+
+def _curves(run_dir: Path) -> dict[str, Any]:
+    rows = read_csv(run_dir / "metrics.csv")
+    cols = [c for c in rows[0] if c.startswith("delta_")]
+    steps = [int(r["step"]) for r in rows]
+    return {
+        "steps": steps,
+        "mse": [float(r["mse"]) for r in rows],
+        "bins": [int(c.removeprefix("delta_")) for c in cols],
+        "delta": np.array([[float(r[c]) for c in cols] for r in rows]),
+    }
+
+
+def _safe(text: str) -> str:
+    keep = [ch if ch.isalnum() else "_" for ch in text.lower()]
+    return "_".join(filter(None, "".join(keep).split("_")))
+
+
+def _focus_plot(
+    plan: Plan, panel: str, bins: list[int], curves: dict[str, Any], path: Path
+) -> None:
+    from matplotlib.figure import Figure
+
+    from ..io import save_figure
+
+    names = [n for n in plan.panels[panel] if n in curves]
+    fig = Figure(figsize=(4.5 * len(bins), 3.4), dpi=110, layout="constrained")
+    axes = fig.subplots(1, len(bins), squeeze=False)[0]
+    for ax, b in zip(axes, bins, strict=True):
+        for n in names:
+            c = curves[n]
+            if b in c["bins"]:
+                ax.plot(
+                    c["steps"],
+                    c["delta"][:, c["bins"].index(b)],
+                    label=plan.labels[n],
+                    linewidth=1.1,
+                )
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"Δ at bin {b}")
+        ax.set_ylim(0, 1.2)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+        ax.set_title(f"{panel}: relative error at bin {b}", fontsize=9)
+    save_figure(fig, path)

@@ -1,0 +1,54 @@
+"""Numbers published in the IGA paper (Shi et al., ICML 2025), for the reports to compare with."""
+
+from __future__ import annotations
+
+TABLE1: dict[str, dict[str, dict[str, float]]] = {
+    "psnr": {
+        "relu": {"vanilla": 21.78, "fr": 22.14, "bn": 22.55, "iga": 23.00},
+        "pe": {"vanilla": 28.64, "fr": 29.74, "bn": 31.65, "iga": 32.46},
+        "siren": {"vanilla": 32.65, "fr": 32.61, "bn": 32.35, "iga": 33.48},
+    },
+    "ssim": {
+        "relu": {"vanilla": 0.483, "fr": 0.492, "bn": 0.505, "iga": 0.513},
+        "pe": {"vanilla": 0.783, "fr": 0.817, "bn": 0.870, "iga": 0.882},
+        "siren": {"vanilla": 0.898, "fr": 0.899, "bn": 0.894, "iga": 0.912},
+    },
+    "lpips": {
+        "relu": {"vanilla": 0.630, "fr": 0.631, "bn": 0.595, "iga": 0.555},
+        "pe": {"vanilla": 0.222, "fr": 0.187, "bn": 0.114, "iga": 0.090},
+        "siren": {"vanilla": 0.081, "fr": 0.081, "bn": 0.102, "iga": 0.067},
+    },
+}
+"""Table 1: averages over Kodak 1-8 at 768×512, width 256, 10000 steps."""
+
+TABLE6_PSNR: dict[str, dict[str, list[float]]] = {
+    "relu": {
+        "vanilla": [19.78, 26.62, 25.88, 24.70, 17.70, 21.98, 21.52, 16.07],
+        "fr": [19.96, 26.63, 26.53, 25.31, 18.05, 22.03, 22.13, 16.52],
+        "bn": [20.21, 27.24, 27.24, 25.52, 18.55, 22.26, 22.66, 16.75],
+        "iga": [20.42, 27.71, 28.20, 26.17, 18.81, 22.69, 22.96, 16.99],
+    },
+    "pe": {
+        "vanilla": [26.07, 32.51, 32.80, 31.37, 24.60, 27.28, 31.74, 22.79],
+        "fr": [26.95, 32.23, 33.92, 32.14, 26.63, 28.49, 32.71, 24.85],
+        "bn": [29.22, 35.03, 35.67, 33.96, 27.42, 30.03, 35.54, 26.36],
+        "iga": [29.17, 35.18, 37.91, 35.07, 28.06, 31.27, 36.60, 26.41],
+    },
+    "siren": {
+        "vanilla": [29.61, 35.19, 36.31, 35.10, 29.74, 31.01, 36.73, 27.50],
+        "fr": [30.00, 34.73, 36.95, 34.87, 29.72, 30.79, 36.31, 27.52],
+        "bn": [29.11, 34.75, 36.86, 34.74, 29.33, 30.41, 36.53, 27.08],
+        "iga": [30.10, 35.85, 38.60, 35.80, 30.13, 31.94, 37.68, 27.73],
+    },
+}
+"""Appendix D, Table 6: per-image best PSNR, Kodak 1-8 (index 0 = kodim01)."""
+
+
+def table6_by_image() -> dict[tuple[str, str, str], float]:
+    """Table 6 keyed ``(arch, method, "kodimNN")``, as :class:`iga.harness.Reference` takes."""
+    return {
+        (arch, method, f"kodim{i + 1:02d}"): value
+        for arch, methods in TABLE6_PSNR.items()
+        for method, values in methods.items()
+        for i, value in enumerate(values)
+    }

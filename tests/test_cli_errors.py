@@ -1,0 +1,238 @@
+"""Every bad input gets one line, ``iga: error: ...`` naming the flag: never a traceback, never
+a silent wrong result, and never a touched run directory. Then the same for the Python API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import iga
+from iga.cli import main
+from iga.models import build
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli_errors")
+    y, x = np.mgrid[0:16, 0:16] / 8.0
+    rgb = np.stack([0.5 + 0.4 * np.sin(2 * x), 0.5 + 0.3 * np.cos(3 * y), 0.5 + 0 * x], -1)
+    Image.fromarray((rgb * 255).astype(np.uint8)).save(root / "tiny.png")
+    # 512x512 with --patch 1: 262144 groups, an eNTK no machine holds (0.5 TB for K alone).
+    Image.fromarray(np.zeros((512, 512, 3), np.uint8)).save(root / "large.png")
+    (root / "not_an_image.png").write_text("hello")
+    (root / "a_file").write_text("x")
+    readonly = root / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    run = root / "run"  # a finished run: every case passes it as --out (with --overwrite)
+    argv = ["fit", "image", str(root / "tiny.png"), "--steps", "2", "--width", "8"]
+    argv += ["--patch", "4", "--end", "3", "--device", "cpu", "--quiet", "--out", str(run)]
+    assert main(argv) == 0
+    assert (run / "summary.json").is_file()
+    return {
+        "png": root / "tiny.png",
+        "large": root / "large.png",
+        "not_an_image": root / "not_an_image.png",
+        "file": root / "a_file",
+        "readonly": readonly,
+        "run": run,
+        "missing": root / "missing.png",
+    }
+
+
+def _snapshot(run: Path) -> dict[str, Any]:
+    return {
+        str(p.relative_to(run)): (p.read_bytes(), p.stat().st_mtime_ns) if p.is_file() else None
+        for p in sorted(run.rglob("*"))
+    }
+
+
+def image(*extra: str, path: str = "{png}") -> list[str]:
+    argv = ["fit", "image", path, "--steps", "2", "--width", "8", "--patch", "4", "--end", "3"]
+    return [*argv, "--device", "cpu", "--quiet", "--out", "{run}", "--overwrite", *extra]
+
+
+FUNCTION = ["fit", "function", "--freqs", "4,8", "--points", "64", "--width", "8", "--steps"]
+FUNCTION += ["2", "--end", "3"]
+FUNCTION += ["--device", "cpu", "--quiet", "--out", "{run}", "--overwrite"]
+OVERHEAD = ["bench", "overhead", "--path", "{png}", "--size", "16x16", "--patch", "4"]
+OVERHEAD += ["--width", "8", "--end", "3", "--repeats", "1", "--warmup", "0", "--archs", "relu"]
+OVERHEAD += ["--device", "cpu"]
+
+# (id, argv, what the one-line message must contain: the flag, in the user's terms)
+CASES = [
+    ("spectrum-every-0", image("--spectrum-every", "0"), "--spectrum-every"),
+    ("spectrum-every-negative", image("--spectrum-every", "-5"), "--spectrum-every"),
+    ("device-tpu", image("--device", "tpu"), "--device 'tpu'"),
+    ("out-below-a-file", image("--out", "{file}/run"), "--out"),
+    ("out-empty", image("--out", ""), "--out is empty"),
+    ("out-read-only", image("--out", "{readonly}/run"), "--out"),
+    ("decay-negative", image("--decay", "-1"), "--decay"),
+    ("save-is-a-directory", [*OVERHEAD, "--save", "{run}"], "--save"),
+    ("opt-seed", image("--opt", "seed=3"), "--seed"),
+    ("opt-fr-alpha-without-fr", image("--opt", "fr_alpha=0.1", "--method", "iga"), "--method fr"),
+    ("freqs-negative", [*FUNCTION, "--freqs", "-10,20"], "--freqs"),
+    ("freqs-between-bins", [*FUNCTION, "--freqs", "10.5"], "--freqs"),
+    ("too-many-groups", image("--patch", "1", "--end", "20", path="{large}"), "--patch"),
+    ("too-many-points-entk", [*FUNCTION, "--method", "entk", "--points", "1000000"], "--group"),
+    ("function-end-not-below-groups", [*FUNCTION, "--end", "8", "--group", "8"], "--end 8"),
+    ("width-0", image("--width", "0"), "--width"),
+    ("patch-0", image("--patch", "0"), "--patch"),
+    ("steps-0", image("--steps", "0"), "--steps"),
+    ("end-not-below-groups", image("--end", "16"), "--end 16"),  # 16 groups of 4x4
+    ("missing-image", image(path="{missing}"), "image file not found"),
+    ("not-an-image", image(path="{not_an_image}"), "cannot read image"),
+    ("size-bad-format", image("--size", "10x"), "--size"),
+    ("arch-unknown", image("--arch", "nope"), "--arch"),
+    ("method-unknown", image("--method", "nope"), "--method"),
+]
+
+
+def _argv(template: list[str], env: dict[str, Path]) -> list[str]:
+    return [a.format(**{k: str(v) for k, v in env.items()}) for a in template]
+
+
+@pytest.mark.parametrize("argv, flag", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_cli_error_is_one_line_naming_the_flag(
+    argv: list[str], flag: str, env: dict[str, Path], capsys
+) -> None:
+    if "{readonly}" in " ".join(argv) and os.geteuid() == 0:
+        pytest.skip("root writes into read-only directories")
+    before = _snapshot(env["run"])
+    capsys.readouterr()
+    code = main(_argv(argv, env))
+    out, err = capsys.readouterr()
+    assert code not in (0, None), out
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("iga: error: "), err
+    assert flag in lines[0], err
+    assert "Traceback" not in err + out
+    assert _snapshot(env["run"]) == before, "the existing run directory was changed"
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (image("--spectrum-every", "0"), "--spectrum-every"),
+        ([*OVERHEAD, "--save", "{run}"], "--save"),
+    ],
+    ids=["spectrum-every-0", "save-is-a-directory"],
+)
+def test_cli_error_from_a_real_process(argv: list[str], flag: str, env: dict[str, Path]) -> None:
+    before = _snapshot(env["run"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "iga.cli", *_argv(argv, env)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("iga: error: ") and flag in lines[0]
+    assert _snapshot(env["run"]) == before
+
+
+# --- the Python API ---------------------------------------------------------------------------
+
+
+def _model(out: int = 3) -> torch.nn.Module:
+    return build("relu", 2, out, 8, 2, seed=0)
+
+
+def _with_nan(t: torch.Tensor, value: float = float("nan")) -> torch.Tensor:
+    t = t.clone()
+    t[3, 1] = value
+    return t
+
+
+X16, X12, X20 = torch.rand(16, 2), torch.rand(12, 2), torch.rand(20, 2)
+G16 = iga.groups.grid(16, 4)  # 4 groups covering 16 points
+
+API_CASES = [
+    (
+        "nan-target-IGA.loss",
+        lambda: iga.IGA(_model(), G16, end=1).loss(
+            _model()(X16), _with_nan(torch.rand(16, 3)), X16
+        ),
+        ValueError,
+        "target has 1 non-finite",
+    ),
+    (
+        "inf-target-adjusted_loss",
+        lambda: iga.adjusted_loss(
+            _model()(X16), _with_nan(torch.rand(16, 3), float("inf")), torch.eye(4), G16
+        ),
+        ValueError,
+        "target has 1 non-finite",
+    ),
+    (
+        "shape-mismatch-columns",
+        lambda: iga.IGA(_model(), G16, end=1).loss(_model()(X16), torch.rand(16, 2), X16),
+        ValueError,
+        "pred [16, 3] and target [16, 2] must have the same shape",
+    ),
+    (
+        "shape-mismatch-rows",
+        lambda: iga.IGA(_model(), G16, end=1).loss(_model()(X16), torch.rand(15, 3), X16),
+        ValueError,
+        "pred [16, 3] and target [15, 3] must have the same shape",
+    ),
+    (
+        "groups-for-fewer-points-IGA.loss",
+        lambda: iga.IGA(_model(), G16, end=1).loss(_model()(X12), torch.rand(12, 3), X12),
+        ValueError,
+        "groups cover 16 points but pred has 12 rows; build the groups for this signal's size",
+    ),
+    (
+        "groups-for-more-points-adjusted_loss",
+        lambda: iga.adjusted_loss(_model()(X20), torch.rand(20, 3), None, G16),
+        ValueError,
+        "groups cover 16 points but pred has 20 rows; build the groups for this signal's size",
+    ),
+    (
+        "complex-K",
+        lambda: iga.balance_matrix(torch.eye(4, dtype=torch.complex64), 1),
+        TypeError,
+        "K must be a real matrix",
+    ),
+    (
+        "fr-option-without-fr",
+        lambda: build("relu", 2, 3, 8, 2, method="iga", fr_alpha=0.1),
+        TypeError,
+        "needs method='fr' (--method fr)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "call, exc, message", [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES]
+)
+def test_api_error_is_one_clear_line(call: Any, exc: type, message: str) -> None:
+    with pytest.raises(exc) as e:
+        call()
+    text = str(e.value)
+    assert message in text and len(text.splitlines()) == 1, text
+
+
+def test_integer_kernel_gives_a_float_S() -> None:
+    K = torch.tensor([[4, 1, 0], [1, 3, 1], [0, 1, 2]])
+    S = iga.balance_matrix(K, 1)
+    assert S.dtype == torch.float64
+    torch.testing.assert_close(S, iga.balance_matrix(K.double(), 1))
+    assert not torch.equal(S, torch.eye(3, dtype=torch.float64))
+
+
+def test_pred_n1_and_target_n_go_together() -> None:
+    model = _model(1)
+    loss = iga.IGA(model, G16, end=1).loss(model(X16), torch.rand(16), X16)
+    assert torch.isfinite(loss)
