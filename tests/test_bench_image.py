@@ -60,17 +60,14 @@ def _run(
     return harness.execute(_setup(kodak, **kw), ro, log=lines.append), lines
 
 
+def _plan(s: dict, out: Path) -> harness.Plan:
+    keys = ("tier_config", "axes", "where", "options")
+    return harness.plan(s["bench"], s["tier"], out, **{k: s[k] for k in keys})
+
+
 def test_plan_order_seeds_and_portrait(kodak: Path, tmp_path: Path) -> None:
     s = _setup(kodak, seeds="0,1", multi_seed_images="1", methods="vanilla,fr,bn,iga")
-    p = harness.plan(
-        s["bench"],
-        s["tier"],
-        tmp_path,
-        tier_config=s["tier_config"],
-        axes=s["axes"],
-        where=s["where"],
-        options=s["options"],
-    )
+    p = _plan(s, tmp_path)
     names = [r.spec.name for r in p.runs]
     # seed 0 image by image (complete blocks first), then seed 1 on kodim01 only.
     assert names[:4] == [
@@ -83,14 +80,7 @@ def test_plan_order_seeds_and_portrait(kodak: Path, tmp_path: Path) -> None:
     assert p.runs[3].spec.config["fit"]["method"]["end"] == 4  # overridden
     assert s["tier"] == "cpu_steps4_size12x8_w8_patch2_end4"  # overrides get their own folder
     s0 = _setup(kodak, end=0)
-    p0 = harness.plan(
-        s0["bench"],
-        s0["tier"],
-        tmp_path,
-        tier_config=s0["tier_config"],
-        axes=s0["axes"],
-        options=s0["options"],
-    )
+    p0 = _plan(s0, tmp_path)
     assert p0.runs[1].spec.config["fit"]["method"]["end"] == 25
 
 
@@ -142,14 +132,7 @@ def test_a_changed_default_reruns_instead_of_reusing(kodak: Path, tmp_path: Path
     s = _setup(kodak, images="1", methods="bn")
     tier = s["tier_config"]
     s["tier_config"] = replace(tier, model=replace(tier.model, options={"bn_position": "pre"}))
-    p = harness.plan(
-        s["bench"],
-        s["tier"],
-        tmp_path,
-        tier_config=s["tier_config"],
-        axes=s["axes"],
-        options=s["options"],
-    )
+    p = _plan(s, tmp_path)
     assert harness.run_status(p.runs[0].spec).startswith("stale")
 
 
@@ -194,14 +177,7 @@ def test_extra_archs_run_through_every_method(kodak: Path, tmp_path: Path) -> No
 def test_fr_alpha_scale_gets_its_own_folder(kodak: Path, tmp_path: Path) -> None:
     s = _setup(kodak, methods="vanilla,fr", archs="pe", fr_alpha_scale=0.1)
     assert s["tier"].endswith("_fralpha0.1")
-    p = harness.plan(
-        s["bench"],
-        s["tier"],
-        tmp_path,
-        tier_config=s["tier_config"],
-        axes=s["axes"],
-        options=s["options"],
-    )
+    p = _plan(s, tmp_path)
     fr = next(r.spec for r in p.runs if r.cell["method"] == "fr")
     assert fr.config["fit"]["model"]["options"] == {"fr_alpha": pytest.approx(0.005)}
     van = next(r.spec for r in p.runs if r.cell["method"] == "vanilla")

@@ -29,6 +29,7 @@ __all__ = [
     "ModelConfig",
     "TrainingDiverged",
     "TrainingInterrupted",
+    "build_model",
     "default_lr",
     "fit_image",
     "run_key",
@@ -100,6 +101,21 @@ def _clipped_psnr(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(((p.clamp(0, 1) - t) ** 2).mean())
 
 
+def build_model(cfg: ImageFitConfig) -> torch.nn.Module:
+    """The INR of ``cfg`` on the CPU, initialised from ``cfg.train.seed`` (2 -> 3 channels)."""
+    return build(
+        cfg.model.arch,
+        2,
+        3,
+        hidden_features=cfg.model.width,
+        hidden_layers=cfg.model.hidden_layers,
+        seed=cfg.train.seed,
+        # fr/bn change the model (W = ΛB, batch norm); vanilla and iga use the plain INR.
+        method=cfg.method.method,
+        **cfg.model.options,
+    )
+
+
 class ImageTask:
     """Image fitting on the task contract (:mod:`iga.tasks.base`): pixels (y, x) -> RGB."""
 
@@ -115,17 +131,7 @@ class ImageTask:
         size = parse_size(cfg.size) if cfg.size else None
         data = ImageData.from_file(cfg.path, size=size, scale=cfg.scale)
         groups = groups_mod.grid((data.height, data.width), cfg.patch)
-        model = build(
-            cfg.model.arch,
-            2,
-            3,
-            hidden_features=cfg.model.width,
-            hidden_layers=cfg.model.hidden_layers,
-            seed=cfg.train.seed,
-            # fr/bn change the model (W = ΛB, batch norm); vanilla and iga use the plain INR.
-            method=cfg.method.method,
-            **cfg.model.options,
-        ).to(device)
+        model = build_model(cfg).to(device)
         self.data = data.to(device)
         return Fit(
             model=model,
@@ -177,16 +183,7 @@ class ImageTask:
 def run_key(cfg: ImageFitConfig) -> str:
     """The key (:func:`iga.io.config_key`) of the run ``cfg`` describes, without running it
     (builds the model on the CPU for its description, which names every resolved option)."""
-    model = build(
-        cfg.model.arch,
-        2,
-        3,
-        hidden_features=cfg.model.width,
-        hidden_layers=cfg.model.hidden_layers,
-        seed=cfg.train.seed,
-        method=cfg.method.method,
-        **cfg.model.options,
-    )
+    model = build_model(cfg)
     return config_key(to_jsonable(asdict(cfg)), {"lr": cfg.lr, "model": model.describe()})
 
 
