@@ -244,8 +244,9 @@ def train(
     steps (e.g. per-frequency errors).
 
     Task hooks (all optional): ``loss_fn(pred, target)`` replaces the MSE (e.g. BCE on logits);
-    ``residual_fn(pred, target)`` is the per-output residual IGA mixes (default
-    ``pred − target``; for a loss L it should be proportional to ∂L/∂pred); ``batch_fn(step,
+    ``residual_fn(pred, target)`` is the per-output residual r IGA mixes (default
+    ``pred − target``; for a loss L, scaled so that ∂L/∂pred = (2/(N·C)) r, which makes IGA
+    with ``end=0`` exactly L's gradient); ``batch_fn(step,
     generator)`` returns the step's ``(inputs, target)`` instead of the full arrays, drawing its
     randomness from ``generator`` (checkpointed, so a resumed run draws the same batches).
 
