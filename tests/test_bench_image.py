@@ -212,3 +212,47 @@ def test_cli_bench_image(kodak: Path, tmp_path: Path) -> None:
     assert list((tmp_path / "cli").glob("*/runs/kodim01/relu/bn/lr0.001/seed0/summary.json"))
     assert main([*argv[:-1], "--aggregate-only"]) == 0
     assert main(["bench", "image", "--protocol", "best"]) == 1
+
+
+def test_the_sweep_resumes_an_interrupted_run_from_its_checkpoint(
+    kodak: Path, tmp_path: Path
+) -> None:
+    import signal
+
+    from iga.benchmarks.image import run_image
+    from iga.tasks.base import TrainingInterrupted, fit
+    from iga.tasks.image import ImageTask
+
+    s = _setup(kodak, images="1", methods="iga", steps=12)
+    spec = _plan(s, tmp_path / "a").runs[0].spec
+    straight = run_image(_plan(s, tmp_path / "b").runs[0].spec.config)
+
+    class Interrupt(ImageTask):
+        def setup(self, cfg, device):  # type: ignore[no-untyped-def]
+            job = super().setup(cfg, device)
+
+            def extra(step: int, pred: object) -> dict:
+                if step == 7:
+                    signal.raise_signal(signal.SIGINT)
+                return {}
+
+            job.extra = extra
+            return job
+
+    from iga.benchmarks.image import ImageFitConfig, MethodConfig, ModelConfig, TrainConfig
+
+    f = dict(spec.config["fit"])
+    cfg = ImageFitConfig(
+        **{k: v for k, v in f.items() if k not in ("model", "method", "train")},
+        model=ModelConfig(**f["model"]),
+        method=MethodConfig(**f["method"]),
+        train=TrainConfig(**{**f["train"], "checkpoint_every": 5}),
+    )
+    with pytest.raises(TrainingInterrupted):
+        fit(Interrupt(), cfg, progress=False)
+    assert harness.run_status(spec) == "interrupted (resumable)"
+    rep, lines = _run(kodak, tmp_path / "a", images="1", methods="iga", steps=12, no_figures=True)
+    assert rep.finished == 1 and any("1 run, 0 already finished" in line for line in lines)
+    summary = json.loads((Path(spec.out) / "summary.json").read_text())
+    assert summary["psnr_best"] == straight["psnr_best"]
+    assert summary["steps"] == 12 and not (Path(spec.out) / "checkpoint.pt").exists()
