@@ -590,6 +590,7 @@ class FunctionTask:
             extra_every=cfg.eval_every,
             log_every=cfg.eval_every,
             columns=("step", "mse", "lr", "time", *cols, *STAT_KEYS),
+            groups_flag="--group",
             resolved={
                 "bins": bins,
                 "n_groups": signal.inputs.shape[0] // cfg.adjust.group_size
