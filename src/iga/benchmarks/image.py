@@ -173,6 +173,16 @@ def figures(report: Report, out: Path) -> None:
                 )
                 recons[label] = ImageData.from_file(run / "reconstruction.png").image
                 extra[label] = f"{r['psnr_best']:.2f} dB"
+            planned = sum(
+                1
+                for r in report.records
+                if (r["image"], r["arch"], r["seed"]) == (image, arch, seed0)
+            )
+            target_png = out / "figures" / f"{image}_{arch}.png"
+            if recons and len(recons) < planned and target_png.exists():
+                # Some reconstructions are not on disk (git keeps only each run's config and
+                # summary): keep the complete figure rather than replace it with a partial one.
+                continue
             if recons:
                 path = p.context.options["files"][image]
                 target = ImageData.from_file(path, size=parse_size(size) if size else None).image
