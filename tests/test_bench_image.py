@@ -239,15 +239,10 @@ def test_the_sweep_resumes_an_interrupted_run_from_its_checkpoint(
             job.extra = extra
             return job
 
-    from iga.benchmarks.image import ImageFitConfig, MethodConfig, ModelConfig, TrainConfig
+    from iga.tasks.image import ImageFitConfig
 
-    f = dict(spec.config["fit"])
-    cfg = ImageFitConfig(
-        **{k: v for k, v in f.items() if k not in ("model", "method", "train")},
-        model=ModelConfig(**f["model"]),
-        method=MethodConfig(**f["method"]),
-        train=TrainConfig(**{**f["train"], "checkpoint_every": 5}),
-    )
+    f = spec.config["fit"]
+    cfg = ImageFitConfig.from_dict({**f, "train": {**f["train"], "checkpoint_every": 5}})
     with pytest.raises(TrainingInterrupted):
         fit(Interrupt(), cfg, progress=False)
     assert harness.run_status(spec) == "interrupted (resumable)"

@@ -21,7 +21,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +31,7 @@ import torch
 __all__ = [
     "CHECKPOINT_FILE",
     "RUN_FILES",
+    "CSVAppender",
     "CSVLogger",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -290,6 +291,55 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value)
     return "" if value is None else value
+
+
+class CSVAppender:
+    """A CSV file written row by row as a run goes (``metrics.csv``), flushed on demand.
+
+    Unlike :class:`CSVLogger` (whole-file atomic rewrites) it appends, so its cost per row does
+    not grow with the file; a run killed mid-write can leave a partial last line, which a
+    resumed run rewrites (it starts the file again from the rows its checkpoint holds).
+
+    ``columns`` given: start the file with that header and ``rows``; ``None``: append to the
+    existing file under its own header.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        columns: list[str] | None = None,
+        rows: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        self.path = Path(path)
+        if columns is None:
+            with open(self.path, newline="") as f:
+                columns = next(csv.reader(f))
+            self._file = open(self.path, "a", newline="")  # noqa: SIM115 - close()
+        else:
+            self._file = open(self.path, "w", newline="")  # noqa: SIM115 - close()
+        self.columns = columns
+        self._writer = csv.writer(self._file)
+        if self._file.mode == "w":
+            self._writer.writerow(columns)
+        for row in rows:
+            self.write(row)
+        self.flush()
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        """One row; columns it lacks are left empty, keys outside the header are ignored."""
+        self._writer.writerow([_csv_value(row.get(c)) for c in self.columns])
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CSVAppender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class CSVLogger:

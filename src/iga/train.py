@@ -351,9 +351,6 @@ def train(
         loss.backward()
         opt.step()
         sched.step()
-        if not _finite_params(model):
-            diverged_at = step + 1
-            break
         if step % 10 == 0:
             bar.set_postfix({score_name: f"{score:.2f}", "best": f"{best_score:.2f}"})
         bar.update(1)
@@ -371,6 +368,10 @@ def train(
             break
     else:
         step = cfg.steps
+        # Blown-up weights show as a non-finite loss at the next step; only the last update
+        # has no next step to show it.
+        if not _finite_params(model):
+            diverged_at = step
     bar.close()
     seconds = time.perf_counter() - t0
     return TrainResult(

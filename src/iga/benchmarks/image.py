@@ -35,6 +35,7 @@ TIERS: dict[str, ImageFitConfig] = {
     # Kodak downscaled 4x, width 64: the paper's pixel-to-parameter ratio at CPU scale; 8x8
     # patches = 384 groups as 32x32 at full size.
     "cpu": ImageFitConfig(
+        path="",  # each run's image comes from its cell
         size="192x128",
         patch=8,
         model=ModelConfig(width=64, hidden_layers=3),
@@ -42,6 +43,7 @@ TIERS: dict[str, ImageFitConfig] = {
     ),
     # The paper's Sec. 6.1 setting (needs a GPU).
     "paper": ImageFitConfig(
+        path="",
         size="768x512",
         patch=32,
         model=ModelConfig(width=256, hidden_layers=3),
@@ -118,13 +120,7 @@ def run_image(config: dict[str, Any]) -> dict[str, Any]:
 
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
-    f = config["fit"]
-    cfg = ImageFitConfig(
-        **{k: v for k, v in f.items() if k not in ("model", "method", "train")},
-        model=ModelConfig(**f["model"]),
-        method=MethodConfig(**f["method"]),
-        train=TrainConfig(**f["train"]),
-    )
+    cfg = ImageFitConfig.from_dict(config["fit"])
     try:
         summary = fit_image(cfg, progress=False, resume="auto")
     except TrainingDiverged:

@@ -30,8 +30,11 @@ def _shape(t: torch.Tensor) -> list[int]:
     return list(t.shape)
 
 
-def _check_inputs(pred: torch.Tensor, target: torch.Tensor, n_points: int) -> None:
-    """Shapes and the target's values, in the caller's terms (one reduction over target)."""
+def _check_inputs(
+    pred: torch.Tensor, target: torch.Tensor, n_points: int, values: bool = True
+) -> None:
+    """Shapes and (``values``) the target's values, in the caller's terms; the value check is
+    one reduction over the target and a device sync."""
     if pred.ndim == 0 or target.ndim == 0 or _as_2d(pred).shape != _as_2d(target).shape:
         raise ValueError(
             f"pred {_shape(pred)} and target {_shape(target)} must have the same shape "
@@ -42,7 +45,7 @@ def _check_inputs(pred: torch.Tensor, target: torch.Tensor, n_points: int) -> No
             f"groups cover {n_points} points but pred has {pred.shape[0]} rows; "
             "build the groups for this signal's size"
         )
-    if not bool(torch.isfinite(target).all()) and bool(torch.isfinite(pred.detach()).all()):
+    if values and not bool(torch.isfinite(target).all()) and bool(torch.isfinite(pred).all()):
         # (A non-finite pred is a diverged model, which the training loop reports itself.)
         bad = int((~torch.isfinite(target)).sum())
         raise ValueError(
@@ -174,6 +177,7 @@ class IGA:
         self.S: torch.Tensor | None = None
         self.calls = 0
         self._checked = entk_method != "auto"
+        self._target: torch.Tensor | None = None  # the last target whose values were checked
 
     @property
     def active(self) -> bool:
@@ -220,7 +224,9 @@ class IGA:
             raise ValueError(
                 f"inputs ({inputs.shape[0]} rows) and pred ({pred.shape[0]} rows) must align"
             )
-        _check_inputs(pred, target, self.grouping.n_points)
+        # A training loop passes the same target tensor every step: check its values once.
+        _check_inputs(pred, target, self.grouping.n_points, values=target is not self._target)
+        self._target = target
         if self.active and self.calls % self.every == 0:
             self.refresh(_as_2d(pred).detach() - _as_2d(target), inputs)
         self.calls += 1

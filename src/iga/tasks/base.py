@@ -30,7 +30,7 @@ import platform
 import shutil
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -42,6 +42,7 @@ from ..core import IGA
 from ..io import (
     CHECKPOINT_FILE,
     RUN_FILES,
+    CSVAppender,
     config_key,
     run_state,
     save_torch,
@@ -262,32 +263,6 @@ class _Stop:
                 signal.signal(s, h)
 
 
-class _MetricsFile:
-    """metrics.csv, appended row by row and flushed every ``flush_every`` rows."""
-
-    def __init__(self, path: Path, columns: list[str], history: list[dict[str, Any]]) -> None:
-        self.path, self.columns = path, columns
-        # Rewrite what the checkpoint covers (a resumed run drops rows logged after it).
-        self.f = open(path, "w", newline="")  # noqa: SIM115 - closed in close()
-        self.f.write(",".join(columns) + "\n")
-        for row in history:
-            self.write(row)
-        self.f.flush()
-
-    def write(self, row: Mapping[str, Any]) -> None:
-        cells = []
-        for c in self.columns:
-            v = row.get(c, "")
-            cells.append("" if v is None else repr(v) if isinstance(v, float) else str(v))
-        self.f.write(",".join(cells) + "\n")
-
-    def flush(self) -> None:
-        self.f.flush()
-
-    def close(self) -> None:
-        self.f.close()
-
-
 def fit(
     task: Task[C], cfg: C, *, progress: bool = True, desc: str = "", resume: bool | str = False
 ) -> dict[str, Any]:
@@ -331,7 +306,7 @@ def fit(
 
     history = checkpoint["history"] if checkpoint else []
     columns = list(job.columns) or None
-    metrics: _MetricsFile | None = None
+    metrics: CSVAppender | None = None
 
     def on_row(row: dict[str, Any]) -> None:
         nonlocal metrics, columns
@@ -346,10 +321,10 @@ def fit(
                         for k in ("lambda_max", "lambda_ref", "cond_before", "cond_after")
                         if k not in columns
                     ]
-            metrics = _MetricsFile(
+            metrics = CSVAppender(
                 out / "metrics.csv",
                 columns,
-                [r for r in history if r["step"] % job.log_every == 0 and r is not row],
+                [r for r in history if r["step"] % job.log_every == 0],
             )
         metrics.write(row)
         if row["step"] % 50 == 0:

@@ -39,7 +39,7 @@ from torch import nn
 
 from ..core import IGA, Balanced, Grouping, adjusted_loss, balance, ntk_two_layer_relu
 from ..core import groups as groups_mod
-from ..io import save_figure
+from ..io import CSVAppender, save_figure
 from ..models import ARCH_OPTIONS, build
 from ..train import TrainConfig, TrainResult, build_iga
 from .base import Fit, fit
@@ -615,10 +615,8 @@ class FunctionTask:
         # The state after the last step, as one more metrics.csv row.
         last = {"step": result.steps_done, "mse": mse_final, "lr": "", "time": result.seconds}
         last.update(dict(zip(cols, delta_final, strict=True)))
-        header = ["step", "mse", "lr", "time", *cols, *STAT_KEYS]
-        with open(out / "metrics.csv", "a", newline="") as f:
-            f.write(",".join("" if last.get(k, "") == "" else repr(last[k]) for k in header))
-            f.write("\n")
+        with CSVAppender(out / "metrics.csv") as log:
+            log.write(last)
 
         logged = [r for r in result.history if cols[0] in r]
         reach: dict[str, int | None] = {}

@@ -85,6 +85,15 @@ class ImageFitConfig:
         if self.patch < 1:
             raise ValueError(f"patch must be >= 1; got {self.patch}")
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageFitConfig:
+        """Rebuild a config from its ``asdict`` / ``config.json`` form (extra keys refused)."""
+        nested = {"model": ModelConfig, "method": MethodConfig, "train": TrainConfig}
+        return cls(
+            **{k: v for k, v in data.items() if k not in nested},
+            **{k: c(**data[k]) for k, c in nested.items() if k in data},
+        )
+
     @property
     def lr(self) -> float:
         """The learning rate actually used."""
