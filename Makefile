@@ -8,7 +8,7 @@ RAY_STAMP := $(VENV)/.installed-ray
 # project machines pip takes it from local disk, where a bare `torch` would pull a CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-ci bench bench-image experiments lint format clean
+.PHONY: demo test test-ci bench bench-image bench-occupancy experiments lint format clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: $(STAMP)
 ## bench-image: the paper's Kodak table at CPU scale (resumable; hours on 2 CPU cores)
 bench-image: $(STAMP)
 	$(BIN)/iga bench image --tier cpu --protocol paper
+
+## bench-occupancy: the paper's 3D occupancy table at CPU scale (resumable; about 1.5 h on 2 cores)
+bench-occupancy: $(STAMP)
+	IGL_NUM_THREADS=1 $(BIN)/iga bench occupancy --tier cpu
 
 ## experiments: the paper's 1D experiments (Sec. 5), cpu tier
 experiments: $(STAMP)

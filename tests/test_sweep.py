@@ -33,6 +33,10 @@ def toy_run(config: dict[str, Any]) -> dict[str, Any]:
     CALLS.append(config["name"])
     if config.get("fail"):
         raise RuntimeError(f"boom in {config['name']}")
+    if config.get("interrupt"):
+        from iga.tasks.base import TrainingInterrupted
+
+        raise TrainingInterrupted("interrupted at step 3")
     out = Path(config["out"])
     out.mkdir(parents=True, exist_ok=True)
     summary = {"value": config["x"] ** 2}
@@ -157,3 +161,15 @@ def test_ray_executor_on_local_cluster(tmp_path: Path, monkeypatch: pytest.Monke
         assert collect(fixed) == {f"run{i}": {"value": i * i} for i in range(4)}
     finally:
         ray.shutdown()
+
+
+def test_an_interrupted_run_stops_the_sweep(tmp_path: Path) -> None:
+    """Ctrl-C / SIGTERM inside one run must stop the sweep, not skip to the next run."""
+    from iga.tasks.base import TrainingInterrupted
+
+    specs = _specs(tmp_path)
+    specs[1].config["interrupt"] = True
+    CALLS.clear()
+    with pytest.raises(TrainingInterrupted):
+        run_sweep(specs, toy_run, progress=False)
+    assert CALLS == ["run0", "run1"]

@@ -5,6 +5,7 @@ defaults live in one place (the configs) and ``--help`` always shows them.
     iga demo [--steps 2000 --out runs/demo]
     iga bench overhead [--json --width 256 --archs relu,pe,siren]
     iga bench image [--tier cpu --protocol paper|fair]
+    iga fit occupancy MESH [--arch relu --method iga --resolution 96 --groups blocks ...]
     iga fit function ... / iga experiment function1d-exp1|function1d-exp2 [--tier cpu|paper]
 """
 
@@ -53,10 +54,11 @@ def _image_overrides() -> dict[str, dict[str, Any]]:
     from .core import SAMPLING
     from .models import ARCH_OPTIONS
     from .tasks.image_data import parse_size
-    from .train import METHODS, OPTIMIZERS
+    from .train import METHODS, OPTIMIZERS, SCHEDULES
 
     return {
         "arch": {"choices": tuple(ARCH_OPTIONS)},
+        "schedule": {"choices": SCHEDULES},
         "width": {"min": 1},
         "hidden_layers": {"min": 1},
         "options": {"flag": "--opt"},
@@ -143,6 +145,31 @@ def _cmd_fit_image(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fit_occupancy(ns: argparse.Namespace) -> int:
+    from .tasks.occupancy import OccupancyFitConfig, fit_occupancy
+
+    cfg = configcli.build(OccupancyFitConfig(), ns, path=ns.path)
+    _check_model_options(cfg.model.options, cfg.model.arch, cfg.method.method)
+    s = fit_occupancy(cfg, progress=not ns.quiet, resume=ns.resume)
+    print(
+        f"{cfg.model.arch}/{cfg.method.method}: IoU {s['iou']:.4f} (grid, best weights; final "
+        f"{s['iou_final']:.4f}), fresh points {s['iou_eval']:.4f}, near the surface "
+        f"{s['iou_near']:.4f}, Chamfer {s['chamfer']:.5f} (grid floor {s['chamfer_floor']:.5f}), "
+        f"{1000 * s['seconds_per_step']:.1f} ms/step -> {cfg.out}"
+    )
+    return 0
+
+
+def _occupancy_overrides() -> dict[str, dict[str, Any]]:
+    from .tasks.occupancy import GROUP_SHAPES
+
+    return {
+        **_image_overrides(),
+        "groups": {"choices": GROUP_SHAPES},
+        "path": {"help": "mesh file"},
+    }
+
+
 def _cmd_demo(ns: argparse.Namespace) -> int:
     from .tasks.image import ImageFitConfig, ModelConfig, compare, format_table
     from .train import MethodConfig, TrainConfig
@@ -185,6 +212,27 @@ def _cmd_bench_overhead(ns: argparse.Namespace) -> int:
     print(text)
     if ns.save:
         atomic_write_text(ns.save, json.dumps(res, indent=2) + "\n")
+    return 0
+
+
+def _cmd_analyze_spectrum(ns: argparse.Namespace) -> int:
+    from .analysis.spectrum import SpectrumOptions, analyze_spectrum
+
+    # --run is repeatable and each value may list several directories.
+    runs = [r.strip() for value in ns.run for r in value.split(",") if r.strip()]
+    opts = configcli.build(SpectrumOptions, ns, runs=runs)
+    analyze_spectrum(opts, log=print)
+    figures = "spectra_runs.png" if runs else "spectra_archs.png, spectra_iga.png"
+    print(f"wrote {figures} and spectra.json to {opts.out}")
+    return 0
+
+
+def _cmd_analyze_bands(ns: argparse.Namespace) -> int:
+    from .analysis.bands import BandsOptions, analyze_bands
+
+    opts = configcli.build(BandsOptions, ns)
+    analyze_bands(opts, log=print)
+    print(f"wrote bands.png and bands.json to {opts.out}")
     return 0
 
 
@@ -279,9 +327,12 @@ def _add_benchmarks(sub: Any, group: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .analysis.bands import BandsOptions
+    from .analysis.spectrum import SpectrumOptions
     from .bench import OverheadConfig
     from .tasks.function1d import FunctionFitConfig
     from .tasks.image import ImageFitConfig
+    from .tasks.occupancy import OccupancyFitConfig
 
     p = _Parser(
         prog="iga", description="Inductive Gradient Adjustment for implicit neural representations"
@@ -298,6 +349,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     img.add_argument("path", help="image file (PNG/JPEG; grayscale and RGBA are handled)")
     configcli.add_options(img, ImageFitConfig, skip=("path",), overrides=_image_overrides())
+    occ = fit_sub.add_parser(
+        "occupancy",
+        help="fit a mesh's occupancy field (OBJ/PLY/STL/OFF)",
+        description="Fit the occupancy field of a triangle mesh with an INR, vanilla or with "
+        "IGA, into a run directory (config.json, metrics.csv, summary.json with iou, iou_eval, "
+        "iou_near and chamfer, surface.ply, surface.png, error_slices.png, iou.png). "
+        "Defaults: the cpu tier of `iga bench occupancy`.",
+    )
+    occ.add_argument("path", help="mesh file (OBJ, PLY, STL, OFF; read by trimesh)")
+    configcli.add_options(
+        occ, OccupancyFitConfig(), skip=("path",), overrides=_occupancy_overrides()
+    )
     fn = fit_sub.add_parser(
         "function",
         help="fit a 1D sum of sines (MSE and per-frequency relative errors Δ_k)",
@@ -307,7 +370,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     # The instance's values are the defaults: this task's (e.g. Adam lr 5e-5, no decay).
     configcli.add_options(fn, FunctionFitConfig(), overrides=_fit_overrides())
-    for task, func in ((img, _cmd_fit_image), (fn, _cmd_fit_function)):
+    for task, func in (
+        (img, _cmd_fit_image),
+        (occ, _cmd_fit_occupancy),
+        (fn, _cmd_fit_function),
+    ):
         task.add_argument("--quiet", action="store_true", help="no progress bar")
         task.add_argument(
             "--resume",
@@ -339,6 +406,38 @@ def _parser() -> argparse.ArgumentParser:
     ovh.add_argument("--save", default="", help="also write the JSON to this file")
     ovh.set_defaults(func=_cmd_bench_overhead)
     _add_benchmarks(bench_sub, "bench")
+
+    analyze = sub.add_parser("analyze", help="diagnostics: eNTK spectra, frequency-band errors")
+    analyze_sub = analyze.add_subparsers(dest="analysis", required=True)
+    spec = analyze_sub.add_parser(
+        "spectrum",
+        help="eNTK spectra of archs at initialisation (K and IGA's K·S) or of trained runs",
+        description="eNTK eigenvalues on one point per patch (the patch centre), with their "
+        "condition number, normalised variance Var/mean² and effective rank: of several archs "
+        "at initialisation (over seeds) and, for the first arch, K against IGA's K·S "
+        "(spectra_archs.png, spectra_iga.png, spectra.json); or, with --run, of the saved "
+        "weights of `iga fit image` runs (spectra_runs.png, spectra.json). See docs/analyze.md.",
+    )
+    configcli.add_options(spec, SpectrumOptions, skip=("runs",))
+    spec.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="RUN_DIR",
+        help="run directory of `iga fit image` (repeatable or comma-separated); its weights' "
+        "spectrum replaces the arch comparison",
+    )
+    spec.set_defaults(func=_cmd_analyze_spectrum)
+    bands = analyze_sub.add_parser(
+        "bands",
+        help="per-frequency-band relative errors of image fits along training",
+        description="Fit an image with each method (the image task's defaults for lr and "
+        "schedule), logging the relative error of the residual in each radial frequency band "
+        "every --every steps (metrics.csv of out/<method>), then write bands.png (band x step "
+        "heatmaps and the final errors) and bands.json. See docs/analyze.md.",
+    )
+    configcli.add_options(bands, BandsOptions)
+    bands.set_defaults(func=_cmd_analyze_bands)
 
     exp = sub.add_parser("experiment", help="reproduce an experiment of the paper")
     _add_benchmarks(exp.add_subparsers(dest="experiment", required=True), "experiment")

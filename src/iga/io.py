@@ -52,7 +52,7 @@ RUN_FILES: tuple[str, ...] = ("summary.json", "config.json", "metrics.csv")
 CHECKPOINT_FILE = "checkpoint.pt"
 """A run's resumable state (see :mod:`iga.tasks.base`); removed when the run finishes."""
 # Fields that name where and how a run is written, not what it computes: not in its key.
-_NOT_IN_KEY = ("out", "overwrite", "resume")
+_NOT_IN_KEY = ("out", "overwrite", "resume", "cache_dir", "up")
 _NOT_IN_KEY_TRAIN = ("device", "checkpoint_every", "spectrum_every")
 
 
@@ -442,6 +442,12 @@ def prepare_run_dir(path: PathLike, overwrite: bool) -> Path:
     return out
 
 
+_NOTHING = object()
+_ADDED_LATER: dict[str, Any] = {"schedule": "step"}
+"""Train fields added after results were committed, with the value every older run used: left
+out of the key at that value, so finished runs keep their keys (and are not re-run)."""
+
+
 def config_key(config: Mapping[str, Any], resolved: Mapping[str, Any] | None = None) -> str:
     """A short hash of what a run computes: its config (as ``asdict``) without the fields that
     only say where/how it is written, plus the resolved facts that defaults decide (``lr`` and
@@ -450,7 +456,11 @@ def config_key(config: Mapping[str, Any], resolved: Mapping[str, Any] | None = N
     c = {k: v for k, v in config.items() if k not in _NOT_IN_KEY + ("resolved", "key")}
     train = c.get("train")
     if isinstance(train, Mapping):
-        c["train"] = {k: v for k, v in train.items() if k not in _NOT_IN_KEY_TRAIN}
+        c["train"] = {
+            k: v
+            for k, v in train.items()
+            if k not in _NOT_IN_KEY_TRAIN and _ADDED_LATER.get(k, _NOTHING) != v
+        }
     r = resolved if resolved is not None else config.get("resolved", {})
     payload: dict[str, Any] = {"config": c, "model": r.get("model")}
     if not isinstance(train, Mapping) or train.get("lr") is None:

@@ -1,4 +1,4 @@
-"""Image-quality metrics: MSE, PSNR, SSIM and (optional) LPIPS.
+"""Metrics: MSE, PSNR, SSIM and (optional) LPIPS for images; IoU and Chamfer distance for shapes.
 
 All metrics take torch tensors or numpy arrays and return plain Python floats, so results can
 go straight into JSON/CSV without device or dtype surprises.
@@ -16,7 +16,7 @@ import torch
 
 ArrayLike = torch.Tensor | np.ndarray
 
-__all__ = ["lpips_metric", "lpips_status", "mse", "psnr", "ssim"]
+__all__ = ["chamfer", "iou", "lpips_metric", "lpips_status", "mse", "psnr", "ssim"]
 
 
 def _to_numpy(x: ArrayLike, name: str) -> np.ndarray:
@@ -216,3 +216,36 @@ def lpips_metric(pred: ArrayLike, target: ArrayLike) -> float | None:
     except Exception as exc:  # e.g. images too small for AlexNet's strides
         warnings.warn(f"LPIPS failed, reporting it as missing: {_first_line(exc)}", stacklevel=2)
         return None
+
+
+def iou(pred: ArrayLike, target: ArrayLike, threshold: float = 0.5) -> float:
+    """Intersection over union of two occupancies (any equal shapes).
+
+    ``pred`` is inside where ``pred >= threshold`` (occupancy values or probabilities);
+    ``target`` where it is true or ``>= 0.5``. Two empty occupancies have IoU 1.
+    """
+    p = _to_numpy(pred, "pred") >= threshold
+    t = _to_numpy(target, "target") >= 0.5
+    if p.shape != t.shape:
+        raise ValueError(f"pred {p.shape} and target {t.shape} must have the same shape")
+    union = int(np.logical_or(p, t).sum())
+    return 1.0 if union == 0 else int(np.logical_and(p, t).sum()) / union
+
+
+def chamfer(a: ArrayLike, b: ArrayLike) -> float:
+    """Symmetric Chamfer-L1 distance of two point sets ``[M, d]`` and ``[K, d]``.
+
+    The mean Euclidean distance from each point to the nearest point of the other set,
+    averaged over both directions (Occupancy Networks' "Chamfer-L1"); in the points' units.
+    Nearest neighbours come from ``scipy.spatial.cKDTree``.
+    """
+    from scipy.spatial import cKDTree
+
+    pa, pb = _to_numpy(a, "a"), _to_numpy(b, "b")
+    if pa.ndim != 2 or pb.ndim != 2 or pa.shape[1] != pb.shape[1]:
+        raise ValueError(f"point sets must be [M, d] and [K, d]; got {pa.shape} and {pb.shape}")
+    if len(pa) == 0 or len(pb) == 0:
+        return math.inf
+    d_ab = cKDTree(pb).query(pa, workers=1)[0]
+    d_ba = cKDTree(pa).query(pb, workers=1)[0]
+    return 0.5 * (float(d_ab.mean()) + float(d_ba.mean()))

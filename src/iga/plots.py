@@ -64,8 +64,10 @@ def psnr_curves(
     curves: Mapping[str, tuple[Sequence[int], Sequence[float]]],
     path: PathLike,
     title: str | None = None,
+    ylabel: str = "PSNR (dB)",
 ) -> Path:
-    """Plot PSNR (dB) against training step, one line per label, and save it to ``path``.
+    """Plot PSNR (dB), or any score named by ``ylabel``, against training step, one line per
+    label, and save it to ``path``.
 
     ``curves`` maps a label to ``(steps, psnr_values)`` of equal length. Non-finite values
     (an ``inf`` PSNR from a perfect fit) are left out of the line rather than breaking the axis.
@@ -84,7 +86,7 @@ def psnr_curves(
             )
         ax.plot(x, np.where(np.isfinite(y), y, np.nan), label=str(label), linewidth=1.5)
     ax.set_xlabel("step")
-    ax.set_ylabel("PSNR (dB)")
+    ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend()
     if title:

@@ -22,10 +22,12 @@ from .core import IGA
 __all__ = [
     "METHODS",
     "OPTIMIZERS",
+    "SCHEDULES",
     "Adjuster",
     "MethodConfig",
     "TrainConfig",
     "TrainResult",
+    "ValidateFn",
     "build_iga",
     "make_adjuster",
     "resolve_device",
@@ -36,6 +38,7 @@ METHODS = ("vanilla", "fr", "bn", "iga")
 """vanilla, fr and bn train with the plain MSE gradient (fr/bn change the model, built by the
 task through ``iga.models.build(..., method=...)``); iga adjusts the gradient."""
 OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("step", "exp")
 
 
 class Adjuster(Protocol):
@@ -67,7 +70,8 @@ class MethodConfig:
     sampling: str = field(
         default="max_residual",
         metadata={
-            "help": "IGA: representative per group: max_residual|random|random_once|reference"
+            "help": "IGA: representative per group: "
+            "max_residual|random|random_once|center|reference"
         },
     )
     every: int = field(default=1, metadata={"help": "IGA: recompute S every k steps"})
@@ -90,6 +94,13 @@ class TrainConfig:
         default=0.3, metadata={"help": "fraction of steps at the initial lr before the decay"}
     )
     decay: float = field(default=0.1, metadata={"help": "lr multiplier after --decay-at"})
+    schedule: str = field(
+        default="step",
+        metadata={
+            "help": "lr schedule: step (×--decay from --decay-at on; the image experiments) or "
+            "exp (×--decay^(step/steps), reaching --decay at the end; the occupancy experiments)"
+        },
+    )
     optimizer: str = field(default="adam", metadata={"help": "adam or sgd (plain, no momentum)"})
     seed: int = field(default=0, metadata={"help": "seed of the initial weights and sampling"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda"})
@@ -121,6 +132,10 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"unknown --optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"unknown --schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
             )
         if not 0 <= self.decay_at <= 1:
             raise ValueError(f"--decay-at must be in [0, 1]; got {self.decay_at}")
@@ -189,6 +204,7 @@ def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+ValidateFn = Callable[[nn.Module], dict[str, Any]]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 BatchFn = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
@@ -210,6 +226,16 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _validate(fn: ValidateFn, model: nn.Module) -> dict[str, Any]:
+    was_training = model.training
+    model.eval()  # batch norm: running statistics, as the evaluation will use
+    try:
+        with torch.no_grad():
+            return fn(model)
+    finally:
+        model.train(was_training)
+
+
 def _finite_params(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
@@ -229,6 +255,9 @@ def train(
     loss_fn: LossFn | None = None,
     residual_fn: LossFn | None = None,
     batch_fn: BatchFn | None = None,
+    validate_fn: ValidateFn | None = None,
+    validate_every: int = 0,
+    validate_key: str = "",
     on_row: Callable[[dict[str, Any]], None] | None = None,
     checkpoint_fn: Callable[[dict[str, Any]], None] | None = None,
     resume: dict[str, Any] | None = None,
@@ -250,6 +279,13 @@ def train(
     generator)`` returns the step's ``(inputs, target)`` instead of the full arrays, drawing its
     randomness from ``generator`` (checkpointed, so a resumed run draws the same batches).
 
+    Validation (mini-batch tasks, where the training-pass score of a batch is a poor guide):
+    ``validate_fn(model)`` returns a dict of numbers measured on held data (e.g. the IoU of
+    the full grid); it runs on the weights before the update at every step that is a multiple
+    of ``validate_every`` and on the final weights, its values join that step's row (the final
+    weights get a row of their own at step ``cfg.steps``), and the best weights are those
+    with the highest ``validate_key`` instead of the highest training-pass score.
+
     Durability: ``on_row(row)`` receives every history row as it is made (to stream metrics to
     disk); ``checkpoint_fn(state)`` receives a resumable state every ``cfg.checkpoint_every``
     steps and when ``stop()`` turns true (then the loop returns with ``interrupted_at`` set);
@@ -262,7 +298,16 @@ def train(
     opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.SGD
     opt = opt_cls(model.parameters(), lr=lr)
     decay_step = round(cfg.decay_at * cfg.steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 if s < decay_step else cfg.decay)
+    if cfg.schedule == "exp":
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: cfg.decay ** min(s / cfg.steps, 1.0)
+        )
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: 1.0 if s < decay_step else cfg.decay
+        )
+    if validate_fn is not None and validate_every < 1:
+        raise ValueError(f"validate_every must be >= 1 with a validate_fn; got {validate_every}")
     generator = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, Any]] = []
     best_score, best_step, best_state = -math.inf, -1, _copy_state(model)
@@ -342,11 +387,14 @@ def train(
         if extra_fn is not None and step % extra_every == 0:
             with torch.no_grad():
                 row.update(extra_fn(step, pred.detach()))
+        if validate_fn is not None and step % validate_every == 0:
+            row.update(_validate(validate_fn, model))
         history.append(row)
         if on_row is not None:
             on_row(row)
-        if score > best_score:
-            best_score, best_step, best_state = score, step, _copy_state(model)
+        chosen = score if validate_fn is None else row.get(validate_key, -math.inf)
+        if chosen > best_score:
+            best_score, best_step, best_state = chosen, step, _copy_state(model)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -372,6 +420,14 @@ def train(
         # has no next step to show it.
         if not _finite_params(model):
             diverged_at = step
+        elif validate_fn is not None:
+            final_row = {"step": step, **_validate(validate_fn, model)}
+            history.append(final_row)
+            if on_row is not None:
+                on_row(final_row)
+            if final_row.get(validate_key, -math.inf) > best_score:
+                best_score, best_step = final_row[validate_key], step
+                best_state = _copy_state(model)
     bar.close()
     seconds = time.perf_counter() - t0
     return TrainResult(

@@ -29,6 +29,7 @@ from ..models import ARCHS, FR_ALPHA
 from ..sweep import EXECUTORS, RunSpec
 from ..tasks.image import ImageFitConfig, ModelConfig, default_lr, run_key
 from ..train import METHODS, MethodConfig, TrainConfig
+from . import _options
 from .paper import TABLE6_PSNR, table6_by_image
 
 TIERS: dict[str, ImageFitConfig] = {
@@ -276,14 +277,10 @@ class Options:
     )
 
 
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def _images(text: str, data: Path, must_exist: bool = True) -> dict[str, Path]:
     """``1-3,5`` -> kodim01..03, kodim05 under ``data``; other tokens are file names."""
     files: dict[str, Path] = {}
-    for token in _split(text):
+    for token in _options.split(text):
         lo, sep, hi = token.partition("-")
         if lo.isdigit() and (not sep or hi.isdigit()):
             a, b = int(lo), int(hi) if sep else int(lo)
@@ -357,19 +354,9 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
         if not (opts.fr_alpha_scale > 0 and math.isfinite(opts.fr_alpha_scale)):
             raise ValueError(f"--fr-alpha-scale must be > 0; got {opts.fr_alpha_scale}")
         tags.append(f"fralpha{opts.fr_alpha_scale:g}")
-    for what, values, known in (
-        ("--archs", opts.archs, ARCHS),
-        ("--methods", opts.methods, METHODS),
-    ):
-        bad = [v for v in _split(values) if v not in known]
-        if bad or not _split(values):
-            raise ValueError(f"{what} must list some of {', '.join(known)}; got {values!r}")
-    try:
-        seeds = [int(s) for s in _split(opts.seeds)]
-    except ValueError:
-        raise ValueError(f"--seeds must be comma-separated integers; got {opts.seeds!r}") from None
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"--seeds needs integers >= 0; got {opts.seeds!r}")
+    archs = _options.choices("--archs", opts.archs, ARCHS)
+    methods = _options.choices("--methods", opts.methods, METHODS)
+    seeds = _options.seeds(opts.seeds)
     files = _images(opts.images, Path(opts.data))
     multi = set(_images(opts.multi_seed_images, Path(opts.data), must_exist=False))
     return {
@@ -379,8 +366,8 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
         "axes": {
             "seed": seeds,
             "image": list(files),
-            "arch": _split(opts.archs),
-            "method": _split(opts.methods),
+            "arch": archs,
+            "method": methods,
         },
         "where": lambda c: c["seed"] == seeds[0] or c["image"] in multi,
         "options": {

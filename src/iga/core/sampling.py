@@ -8,6 +8,12 @@ Modes:
     a uniformly random point per group, new at every refresh.
 ``"random_once"`` (the paper's RSI)
     a random point per group drawn at the first refresh and kept.
+``"center"``
+    the ``p // 2``-th valid point of each group in the group's own order, fixed for the whole
+    run: what the authors' occupancy script computes (``a[:, group_size // 2, :]``, "we simply
+    adopt the fixed points") although the paper describes max-residual sampling for every task.
+    For a run of consecutive points it is the middle one; for a row-major block it is the first
+    point of the middle row, not the geometric centre.
 ``"reference"``
     the kernel the authors' image script actually computes. It picks the max-residual
     *offset* o_k inside every group k, then row j of J is the gradient of g summed over the
@@ -27,7 +33,7 @@ from .groups import Grouping
 
 __all__ = ["SAMPLING", "Sampler", "max_residual_points"]
 
-SAMPLING = ("max_residual", "random", "random_once", "reference")
+SAMPLING = ("max_residual", "random", "random_once", "center", "reference")
 
 
 def _offsets_max(residual: torch.Tensor, grouping: Grouping) -> torch.Tensor:
@@ -86,6 +92,15 @@ class Sampler:
             return max_residual_points(residual, self.grouping)
         if self.mode == "random":
             return self._random().to(device)
+        if self.mode == "center":
+            if self._fixed is None:
+                valid = self.grouping.valid
+                # the (count // 2)-th valid slot; padding may sit anywhere in a row
+                rank = valid.cumsum(dim=1) - 1
+                want = valid.sum(dim=1, keepdim=True) // 2
+                off = ((rank == want) & valid).int().argmax(dim=1)
+                self._fixed = self.grouping.groups.gather(1, off[:, None]).squeeze(1)
+            return self._fixed.to(device)
         if self.mode == "random_once":
             if self._fixed is None:
                 self._fixed = self._random()

@@ -41,12 +41,14 @@ side by side in ``docs/image_benchmark.md``.
 **BN** (Cai et al., CVPR 2024). ``BatchNorm1d`` at each hidden layer, before the activation
 (``bn_position="pre"``) or after it (``"post"``). The default ``"auto"`` places it where the IGA
 authors' Kodak code does (:data:`BN_POSITION`): after the activation for plain ReLU (their
-``relu+bn``), before it for PE and the sine-type archs (``relu+pe+bn``, ``sin+bn``). The layers
-never keep running statistics (``track_running_stats=False``): training is full-batch, so at
-inference the statistics of the full coordinate grid are *the* training-mode statistics, and
-evaluating the model on that grid (in train or eval mode) reproduces what was trained.
-Evaluating a BN model on a different set of points (a crop, another resolution) changes the
-statistics; use :meth:`BNINR.merge` with the training grid to freeze them first. For sine-type
+``relu+bn``), before it for PE and the sine-type archs (``relu+pe+bn``, ``sin+bn``). By
+default the layers keep no running statistics (``track_running_stats=False``): full-batch
+training (images) makes the statistics of the full coordinate grid *the* training-mode
+statistics, and evaluating the model on that grid (in train or eval mode) reproduces what was
+trained. Evaluating such a model on other points (a crop, another resolution, or the grid in
+chunks) changes the statistics; use :meth:`BNINR.merge` with the training grid to freeze them
+first. Mini-batch tasks (occupancy) pass ``bn_running_stats=True``: standard BN, whose eval
+mode uses the running averages of the training batches' statistics. For sine-type
 activations (siren, finer) the normalised pre-activation goes into ``sin(·)`` with unit
 frequency, as in the authors' ``sin(BN(ω₀ z))`` (BN removes the ω₀ scale).
 """
@@ -93,8 +95,11 @@ FR_OPTIONS: Mapping[str, object] = MappingProxyType(
 )
 """Options of ``method="fr"`` and their defaults (``fr_alpha=None``: :data:`FR_ALPHA`)."""
 
-BN_OPTIONS: Mapping[str, object] = MappingProxyType({"bn_position": "auto"})
-"""Options of ``method="bn"`` and their defaults (``"auto"``: :data:`BN_POSITION`)."""
+BN_OPTIONS: Mapping[str, object] = MappingProxyType(
+    {"bn_position": "auto", "bn_running_stats": False}
+)
+"""Options of ``method="bn"`` and their defaults (``"auto"``: :data:`BN_POSITION`;
+``bn_running_stats=True``: keep running statistics, for mini-batch tasks, see module doc)."""
 
 BN_POSITION: Mapping[str, str] = MappingProxyType({"relu": "post"})
 """Where ``bn_position="auto"`` puts BN per arch: after the activation for plain ReLU (the
@@ -340,6 +345,14 @@ def _resolve(method: str, arch: str, given: Mapping[str, Any]) -> dict[str, Any]
             )
         if opts["bn_position"] == "auto":
             opts["bn_position"] = BN_POSITION.get(arch, "pre")
+        if not isinstance(opts["bn_running_stats"], bool):
+            raise TypeError(
+                f"bn_running_stats must be True or False; got {opts['bn_running_stats']!r}"
+            )
+        if not opts["bn_running_stats"]:
+            # Left out at its default: the description (part of a run's key) of the full-batch
+            # models stays what it was before the option existed.
+            del opts["bn_running_stats"]
     return opts
 
 
@@ -388,12 +401,13 @@ def from_plain(plain: INR, method: str, **options: Any) -> INR | FRINR | BNINR:
         return FRINR(plain, nn.Sequential(*modules), "fr", opts)
     # BN
     post = opts["bn_position"] == "post"
+    track = bool(opts.get("bn_running_stats", False))
     modules = []
     for m in plain.net:
         if isinstance(m, nn.Linear):
             modules.append(m)
             if m is not linears[-1] and not post:
-                modules.append(nn.BatchNorm1d(m.out_features, track_running_stats=False))
+                modules.append(nn.BatchNorm1d(m.out_features, track_running_stats=track))
             continue
         # Sine-type activations after BN: unit frequency (BN cancels the ω₀ scale anyway).
         act = m
@@ -403,5 +417,5 @@ def from_plain(plain: INR, method: str, **options: Any) -> INR | FRINR | BNINR:
             act = Finer(1.0)
         modules.append(act)
         if post:
-            modules.append(nn.BatchNorm1d(linears[0].out_features, track_running_stats=False))
+            modules.append(nn.BatchNorm1d(linears[0].out_features, track_running_stats=track))
     return BNINR(plain, nn.Sequential(*modules), "bn", opts)

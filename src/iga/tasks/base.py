@@ -56,6 +56,7 @@ from ..train import (
     ScoreFn,
     TrainConfig,
     TrainResult,
+    ValidateFn,
     build_iga,
     resolve_device,
     train,
@@ -82,16 +83,20 @@ class TrainingDiverged(RuntimeError):
     """The loss or weights became non-finite; the run directory holds the best result before."""
 
 
-class TrainingInterrupted(RuntimeError):
-    """SIGINT/SIGTERM stopped training; ``checkpoint.pt`` lets ``--resume`` continue it."""
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM stopped training; ``checkpoint.pt`` lets ``--resume`` continue it.
+
+    A ``KeyboardInterrupt``, so a sweep or benchmark stops instead of going on to its next
+    run (it catches ``Exception`` per run)."""
 
 
 @dataclass
 class Fit:
     """What a task hands the shared training loop (see :func:`iga.train.train` for the hooks).
 
-    ``inputs``/``target`` are the full data; ``groups`` index rows of what the model is fed
-    each step (of a batch when ``batch`` is given; ``None``: the task does not support IGA).
+    ``inputs``/``target`` are the full data (empty when ``batch`` builds each step's data
+    itself); ``groups`` index rows of what the model is fed each step (of a batch when
+    ``batch`` is given; ``None``: the task does not support IGA).
     """
 
     model: nn.Module
@@ -105,6 +110,11 @@ class Fit:
     score_name: str = "psnr"
     extra: Callable[[int, torch.Tensor], dict[str, Any]] | None = None
     extra_every: int = 1
+    validate: ValidateFn | None = None
+    """Held-data scores of the model (e.g. full-grid IoU); they pick the best weights."""
+    validate_every: int = 0
+    validate_key: str = ""
+    """The :attr:`validate` value that picks the best weights (higher is better)."""
     log_every: int = 1
     """Which history rows go to metrics.csv (every row is kept in memory either way)."""
     columns: tuple[str, ...] = ()
@@ -353,6 +363,9 @@ def fit(
                 loss_fn=job.loss,
                 residual_fn=job.residual,
                 batch_fn=job.batch,
+                validate_fn=job.validate,
+                validate_every=job.validate_every,
+                validate_key=job.validate_key,
                 on_row=on_row,
                 checkpoint_fn=save,
                 resume=checkpoint,

@@ -1,0 +1,60 @@
+"""Diagnostics of why a method trains the way it does (``iga analyze``).
+
+:mod:`iga.analysis.spectrum`: eNTK spectra (condition, normalised variance, effective rank)
+of archs at initialisation, with and without IGA's S, and of trained checkpoints.
+:mod:`iga.analysis.bands`: per-frequency-band relative errors of image fits along training.
+"""
+
+from .bands import (
+    BandImageTask,
+    BandsOptions,
+    analyze_bands,
+    band_columns,
+    band_curves,
+    band_edges,
+    band_energies,
+    band_index,
+    bands_figure,
+    radial_band_errors,
+    read_band_curves,
+)
+from .spectrum import (
+    SAMPLINGS,
+    STAT_KEYS,
+    SpectrumOptions,
+    SpectrumResult,
+    analyze_spectrum,
+    compare_archs,
+    eigenvalue_stats,
+    kernel_spectrum,
+    patch_centres,
+    representatives,
+    spectra_figure,
+    spectrum_of_checkpoint,
+)
+
+__all__ = [
+    "SAMPLINGS",
+    "STAT_KEYS",
+    "BandImageTask",
+    "BandsOptions",
+    "SpectrumOptions",
+    "SpectrumResult",
+    "analyze_bands",
+    "analyze_spectrum",
+    "band_columns",
+    "band_curves",
+    "band_edges",
+    "band_energies",
+    "band_index",
+    "bands_figure",
+    "compare_archs",
+    "eigenvalue_stats",
+    "kernel_spectrum",
+    "patch_centres",
+    "radial_band_errors",
+    "read_band_curves",
+    "representatives",
+    "spectra_figure",
+    "spectrum_of_checkpoint",
+]
