@@ -40,6 +40,7 @@ from ..tasks.base import Fit, fit
 from ..tasks.image import BUNDLED_IMAGE, ImageFitConfig, ImageTask, ModelConfig
 from ..tasks.image_data import ImageData, parse_size
 from ..train import METHODS, MethodConfig, TrainConfig
+from .spectrum import image_label
 
 __all__ = [
     "BandImageTask",
@@ -401,7 +402,7 @@ def analyze_bands(opts: BandsOptions, log: Callable[[str], None] | None = None) 
     )
     record = {
         "options": asdict(opts),
-        "image": str(image),
+        "image": image_label(image),
         "image_size": [data.width, data.height],
         "edges": band_edges(opts.bands),
         "methods": {

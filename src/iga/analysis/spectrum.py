@@ -729,7 +729,7 @@ def analyze_spectrum(
         spectra_figure(pair, out / "spectra_iga.png", title=f"{first} at init: K vs K·S")
         record.update(
             mode="archs",
-            image=str(image),
+            image=image_label(image),
             image_size=[data.width, data.height],
             n_points=n,
             results={a: [r.to_dict() for r in rs] for a, rs in results_by_arch.items()},
@@ -743,3 +743,11 @@ def analyze_spectrum(
         )
     write_json(out / "spectra.json", record)
     return record
+
+
+def image_label(path: object) -> str:
+    """How an image is named in results: the bundled image by name (no machine path in
+    committed JSON), any other as given."""
+    from ..tasks.image import BUNDLED_IMAGE
+
+    return "bundled:kodim03.png" if str(path) == str(BUNDLED_IMAGE) else str(path)
