@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from _interrupt import interrupt_at
 
 from iga import metrics
 from iga.cli import main
 from iga.core.groups import Grouping
 from iga.core.sampling import Sampler
-from iga.tasks.base import CHECKPOINT_FILE, Fit, TrainingInterrupted, fit
+from iga.tasks.base import CHECKPOINT_FILE, TrainingInterrupted, fit
 from iga.tasks.image import ModelConfig
 from iga.tasks.mesh_data import grid_points
 from iga.tasks.occupancy import (
@@ -201,27 +201,11 @@ def test_a_short_fit_learns_the_shape_and_writes_its_outputs(sphere: Path, tmp_p
     assert s["epochs"] == pytest.approx(150 * 64 * 8 / 16**3)
 
 
-class _InterruptAt(OccupancyTask):
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def setup(self, cfg: OccupancyFitConfig, device: torch.device) -> Fit:
-        job = super().setup(cfg, device)
-
-        def extra(step: int, pred: torch.Tensor) -> dict[str, Any]:
-            if step == self.k:
-                signal.raise_signal(signal.SIGINT)
-            return {}
-
-        job.extra = extra
-        return job
-
-
 def test_interrupt_then_resume_equals_a_straight_run(sphere: Path, tmp_path: Path) -> None:
     straight = fit_occupancy(_cfg(sphere, tmp_path / "straight", steps=40), progress=False)
     cfg = _cfg(sphere, tmp_path / "resumed", steps=40, checkpoint_every=10)
     with pytest.raises(TrainingInterrupted):
-        fit(_InterruptAt(23), cfg, progress=False)
+        fit(interrupt_at(OccupancyTask(), 23), cfg, progress=False)
     assert (Path(cfg.out) / CHECKPOINT_FILE).is_file()
     resumed = fit_occupancy(cfg, progress=False, resume=True)
     for k in ("iou", "iou_final", "best_step", "iou_eval", "chamfer"):

@@ -4,17 +4,17 @@ divergence that keeps the best result, config keys that spot stale runs."""
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from _interrupt import interrupt_at
 from PIL import Image
 
 from iga.io import CHECKPOINT_FILE, config_key, run_state
-from iga.tasks.base import Fit, TrainingDiverged, TrainingInterrupted, fit
+from iga.tasks.base import TrainingDiverged, TrainingInterrupted, fit
 from iga.tasks.image import ImageFitConfig, ImageTask, ModelConfig, fit_image
 from iga.train import MethodConfig, TrainConfig
 
@@ -44,24 +44,6 @@ def _cfg(png: Path, out: Path, method: str = "iga", **train: Any) -> ImageFitCon
     )
 
 
-class _InterruptAt(ImageTask):
-    """The image task, with SIGINT raised in the middle of step ``k``."""
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def setup(self, cfg: ImageFitConfig, device: torch.device) -> Fit:
-        job = super().setup(cfg, device)
-
-        def extra(step: int, pred: torch.Tensor) -> dict[str, Any]:
-            if step == self.k:
-                signal.raise_signal(signal.SIGINT)
-            return {}
-
-        job.extra = extra
-        return job
-
-
 @pytest.mark.parametrize("method", ["iga", "vanilla"])
 def test_interrupt_then_resume_equals_a_straight_run(
     tiny_png: Path, tmp_path: Path, method: str
@@ -70,7 +52,7 @@ def test_interrupt_then_resume_equals_a_straight_run(
 
     cfg = _cfg(tiny_png, tmp_path / "resumed", method, checkpoint_every=7)
     with pytest.raises(TrainingInterrupted, match="--resume"):
-        fit(_InterruptAt(17), cfg, progress=False)
+        fit(interrupt_at(ImageTask(), 17), cfg, progress=False)
     out = Path(cfg.out)
     assert run_state(out)[0] == "resumable"
     assert not (out / "summary.json").exists()
@@ -99,7 +81,7 @@ def test_interrupt_then_resume_equals_a_straight_run(
 def test_resume_refuses_other_options_and_finished_runs(tiny_png: Path, tmp_path: Path) -> None:
     cfg = _cfg(tiny_png, tmp_path / "r", "vanilla")
     with pytest.raises(TrainingInterrupted):
-        fit(_InterruptAt(3), cfg, progress=False)
+        fit(interrupt_at(ImageTask(), 3), cfg, progress=False)
     other = _cfg(tiny_png, tmp_path / "r", "vanilla", lr=1e-3)
     with pytest.raises(ValueError, match="other options"):
         fit_image(other, progress=False, resume=True)
@@ -122,7 +104,7 @@ def test_overwrite_moves_the_old_run_aside_until_the_new_one_finishes(
     new = _cfg(tiny_png, out, "vanilla", lr=1e-3)
     new.overwrite = True
     with pytest.raises(TrainingInterrupted):
-        fit(_InterruptAt(5), new, progress=False)
+        fit(interrupt_at(ImageTask(), 5), new, progress=False)
     # Crashed half-way: no summary in out (no old summary beside the new config), the old run
     # is complete in .replaced/.
     assert not (out / "summary.json").exists()

@@ -163,11 +163,7 @@ def _cmd_fit_occupancy(ns: argparse.Namespace) -> int:
 def _occupancy_overrides() -> dict[str, dict[str, Any]]:
     from .tasks.occupancy import GROUP_SHAPES
 
-    return {
-        **_image_overrides(),
-        "groups": {"choices": GROUP_SHAPES},
-        "path": {"help": "mesh file"},
-    }
+    return {**_image_overrides(), "groups": {"choices": GROUP_SHAPES}}
 
 
 def _cmd_demo(ns: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Crash-safe output: atomic file writes, JSON/CSV/PNG/figure/checkpoint savers, run directories.
 
-Every writer here goes through :func:`_atomic_open`: the data is written to a temporary file in
+Every writer here goes through :func:`atomic_open`: the data is written to a temporary file in
 the destination's directory, flushed and fsynced, then moved over the destination with
 ``os.replace``. A reader (or a run killed half-way) therefore sees either the complete old file
 or the complete new one, never a truncated mix. If writing fails, the temporary file is removed
@@ -35,7 +35,9 @@ __all__ = [
     "CSVLogger",
     "atomic_write_bytes",
     "atomic_write_text",
+    "atomic_open",
     "config_key",
+    "physical_memory",
     "prepare_run_dir",
     "run_state",
     "save_figure",
@@ -80,7 +82,7 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def _atomic_open(path: PathLike, text: bool = False) -> Iterator[IO[Any]]:
+def atomic_open(path: PathLike, text: bool = False) -> Iterator[IO[Any]]:
     """Yield a file object whose content replaces ``path`` atomically when the block succeeds.
 
     Missing parent directories are created. On any exception the temporary file is deleted and
@@ -122,14 +124,14 @@ def _atomic_open(path: PathLike, text: bool = False) -> Iterator[IO[Any]]:
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     """Atomically replace ``path`` with ``data``; returns the path written."""
-    with _atomic_open(path) as f:
+    with atomic_open(path) as f:
         f.write(data)
     return Path(path)
 
 
 def atomic_write_text(path: PathLike, text: str) -> Path:
     """Atomically replace ``path`` with ``text`` encoded as UTF-8 (newlines written verbatim)."""
-    with _atomic_open(path, text=True) as f:
+    with atomic_open(path, text=True) as f:
         f.write(text)
     return Path(path)
 
@@ -251,7 +253,7 @@ def save_png(path: PathLike, array: Any) -> Path:
 
     pixels = _to_uint8_image(array)
     image = Image.fromarray(pixels)  # uint8 [H, W] -> "L", [H, W, 3] -> "RGB"
-    with _atomic_open(path) as f:
+    with atomic_open(path) as f:
         image.save(f, format="PNG")
     return Path(path)
 
@@ -265,7 +267,7 @@ def save_figure(fig: Any, path: PathLike, **savefig_kwargs: Any) -> Path:
     target = Path(path)
     fmt = target.suffix.lstrip(".").lower() or "png"
     try:
-        with _atomic_open(target) as f:
+        with atomic_open(target) as f:
             fig.savefig(f, format=fmt, **savefig_kwargs)
     finally:
         # Only pyplot tracks figures globally; avoid importing it (and picking a GUI backend)
@@ -278,7 +280,7 @@ def save_figure(fig: Any, path: PathLike, **savefig_kwargs: Any) -> Path:
 
 def save_torch(path: PathLike, obj: Any) -> Path:
     """Atomically ``torch.save`` ``obj`` to ``path`` (e.g. a checkpoint or state dict)."""
-    with _atomic_open(path) as f:
+    with atomic_open(path) as f:
         torch.save(obj, f)
     return Path(path)
 
@@ -446,6 +448,16 @@ _NOTHING = object()
 _ADDED_LATER: dict[str, Any] = {"schedule": "step"}
 """Train fields added after results were committed, with the value every older run used: left
 out of the key at that value, so finished runs keep their keys (and are not re-run)."""
+
+
+def physical_memory() -> int | None:
+    """The machine's physical memory in bytes, or None where the OS does not say (callers
+    then skip their memory checks)."""
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return pages * page_size if pages > 0 and page_size > 0 else None
 
 
 def config_key(config: Mapping[str, Any], resolved: Mapping[str, Any] | None = None) -> str:

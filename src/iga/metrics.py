@@ -222,14 +222,19 @@ def iou(pred: ArrayLike, target: ArrayLike, threshold: float = 0.5) -> float:
     """Intersection over union of two occupancies (any equal shapes).
 
     ``pred`` is inside where ``pred >= threshold`` (occupancy values or probabilities);
-    ``target`` where it is true or ``>= 0.5``. Two empty occupancies have IoU 1.
+    ``target`` where it is true or ``>= 0.5``. Two empty occupancies have IoU 1. Computed in
+    torch on the inputs' device (numpy arrays without a copy), so it also serves as a
+    per-step training score.
     """
-    p = _to_numpy(pred, "pred") >= threshold
-    t = _to_numpy(target, "target") >= 0.5
+    p = torch.as_tensor(pred) >= threshold
+    t = torch.as_tensor(target, device=p.device)
+    t = t if t.dtype == torch.bool else t >= 0.5
     if p.shape != t.shape:
-        raise ValueError(f"pred {p.shape} and target {t.shape} must have the same shape")
-    union = int(np.logical_or(p, t).sum())
-    return 1.0 if union == 0 else int(np.logical_and(p, t).sum()) / union
+        raise ValueError(
+            f"pred {tuple(p.shape)} and target {tuple(t.shape)} must have the same shape"
+        )
+    union = int((p | t).sum())
+    return 1.0 if union == 0 else int((p & t).sum()) / union
 
 
 def chamfer(a: ArrayLike, b: ArrayLike) -> float:

@@ -203,7 +203,7 @@ def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor | float]
 ValidateFn = Callable[[nn.Module], dict[str, Any]]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 BatchFn = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]

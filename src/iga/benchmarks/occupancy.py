@@ -8,6 +8,7 @@ extra seeds go to vanilla and IGA only (the claim under test). Tiers are
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -121,6 +122,13 @@ def figures(report: Report, out: Path) -> None:
     p = report.plan
     up = p.context.config.up
     seed0 = p.axes["seed"][0]
+
+    @functools.cache
+    def reference(shape: str) -> tuple[Any, Any]:
+        # Read and normalised once per shape, for all its archs.
+        mesh, _ = normalize(load_mesh(p.context.options["files"][shape]), p.context.config.margin)
+        return upright(np.asarray(mesh.vertices), up), np.asarray(mesh.faces)
+
     for shape in p.axes["shape"]:
         for arch in p.axes["arch"]:
             surfaces: dict[str, Any] = {}
@@ -144,9 +152,6 @@ def figures(report: Report, out: Path) -> None:
             if not surfaces or (len(surfaces) < len(records) and target_png.exists()):
                 # Surfaces are not kept in git: keep a complete figure rather than a partial one.
                 continue
-            ref, _ = normalize(
-                load_mesh(p.context.options["files"][shape]), margin=p.context.config.margin
-            )
             labels = list(surfaces)
             crop = None
             if len(labels) >= 2:
@@ -154,10 +159,7 @@ def figures(report: Report, out: Path) -> None:
                 # and keep the points far from the other one.
                 crop = plots3d.choose_crop(_disagreement(surfaces[labels[0]], surfaces[labels[-1]]))
             plots3d.compare_surfaces(
-                {
-                    "reference": (upright(np.asarray(ref.vertices), up), np.asarray(ref.faces)),
-                    **surfaces,
-                },
+                {"reference": reference(shape), **surfaces},
                 target_png,
                 crop=crop,
                 titles_extra=extra,

@@ -30,8 +30,8 @@ import platform
 import shutil
 import signal
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -44,6 +44,7 @@ from ..io import (
     RUN_FILES,
     CSVAppender,
     config_key,
+    physical_memory,
     run_state,
     save_torch,
     to_jsonable,
@@ -70,6 +71,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "check_groups",
+    "config_from_dict",
     "config_key",
     "entk_bytes",
     "fit",
@@ -157,6 +159,31 @@ class Task(Protocol[C]):
     def evaluate(self, cfg: C, fit: Fit, result: TrainResult, out: Path) -> dict[str, Any]: ...
 
 
+def config_from_dict(cls: type[C], data: Mapping[str, Any], where: str = "config") -> C:
+    """Rebuild a task config (a dataclass of dataclasses) from its ``asdict`` /
+    ``config.json`` form. Missing keys keep the config's own defaults, nested ones included
+    (e.g. the task's TrainConfig defaults, not TrainConfig's); unknown keys are refused."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where} must be a JSON object; got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} in {where}; allowed: {sorted(known)}")
+    kw: dict[str, Any] = {}
+    for name, value in data.items():
+        f = known[name]
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        if is_dataclass(default):
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{where}.{name} must be a JSON object; got {value!r}")
+            # Absent keys take this config's defaults for the nested one.
+            merged = {**asdict(default), **value}  # type: ignore[call-overload]
+            kw[name] = config_from_dict(type(default), merged, f"{where}.{name}")
+        else:
+            kw[name] = value
+    return cls(**kw)
+
+
 ENTK_MATRICES = 5
 """Peak memory of one eNTK refresh for n groups, in n x n float64 matrices: the kernel (in the
 model's dtype), its float64 and symmetrised copies, LAPACK's working copy, S and the identity
@@ -172,7 +199,10 @@ def entk_bytes(n_groups: int) -> int:
 def _memory_of(device: torch.device) -> tuple[int, str]:
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[1], f"the GPU ({device}) has"
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "this machine has"
+    total = physical_memory()
+    if total is None:
+        raise ValueError("the OS does not report physical memory")
+    return total, "this machine has"
 
 
 def check_groups(n_groups: int, device: torch.device, flag: str = "--patch", end: int = 0) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,6 +43,7 @@ from ..io import CSVAppender, save_figure
 from ..models import ARCH_OPTIONS, build
 from ..train import TrainConfig, TrainResult, build_iga
 from .base import Fit, fit
+from .base import config_from_dict as _config_from_dict
 
 __all__ = [
     "ADJUST_METHODS",
@@ -224,30 +225,7 @@ class FunctionFitConfig:
 def config_from_dict(data: Mapping[str, Any]) -> FunctionFitConfig:
     """Rebuild a :class:`FunctionFitConfig` from its ``asdict`` / JSON form (missing keys keep
     their defaults; unknown keys are refused)."""
-    return _from_dict(FunctionFitConfig, data, "config")
-
-
-def _from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{where} must be a JSON object; got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ValueError(f"unknown keys {unknown} in {where}; allowed: {sorted(known)}")
-    kw: dict[str, Any] = {}
-    for name, value in data.items():
-        f = known[name]
-        default = f.default_factory() if callable(f.default_factory) else f.default
-        if is_dataclass(default):
-            kw[name] = _from_dict(type(default), value, f"{where}.{name}")
-            if cls is FunctionFitConfig and name == "train":
-                # Fill fields the dict leaves out from *our* defaults, not TrainConfig's.
-                base = asdict(default)
-                base.update(value)
-                kw[name] = TrainConfig(**base)
-        else:
-            kw[name] = value
-    return cls(**kw)
+    return _config_from_dict(FunctionFitConfig, data)
 
 
 # --- the signal -------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ..core import groups as groups_mod
 from ..io import config_key, read_csv, save_png, save_torch, to_jsonable
 from ..models import ARCH_OPTIONS, build
 from ..train import MethodConfig, TrainConfig, TrainResult
-from .base import Fit, TrainingDiverged, TrainingInterrupted, fit
+from .base import Fit, TrainingDiverged, TrainingInterrupted, config_from_dict, fit
 from .image_data import ImageData, parse_size
 
 __all__ = [
@@ -88,11 +88,7 @@ class ImageFitConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageFitConfig:
         """Rebuild a config from its ``asdict`` / ``config.json`` form (extra keys refused)."""
-        nested = {"model": ModelConfig, "method": MethodConfig, "train": TrainConfig}
-        return cls(
-            **{k: v for k, v in data.items() if k not in nested},
-            **{k: c(**data[k]) for k, c in nested.items() if k in data},
-        )
+        return config_from_dict(cls, data)
 
     @property
     def lr(self) -> float:

@@ -34,13 +34,11 @@ for consistently outward-facing meshes it changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import operator
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,6 +46,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..io import atomic_open
+from ..io import physical_memory as _physical_memory_bytes
 
 if TYPE_CHECKING:  # trimesh (~0.6 s) and igl are imported where used: keeps `import iga` fast
     import trimesh
@@ -368,17 +369,8 @@ def grid_bytes(resolution: int) -> int:
     return n + (n + 7) // 8 + min(n, _DEFAULT_CHUNK) * _BYTES_PER_QUERY
 
 
-def _physical_memory_bytes() -> int | None:
-    """The machine's physical memory, or None where the OS does not say (no check then)."""
-    try:
-        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-    return pages * page_size if pages > 0 and page_size > 0 else None
-
-
 def _check_memory(resolution: int) -> None:
-    total = _physical_memory_bytes()
+    total = _physical_memory_bytes()  # a module name, so tests can stand in a small machine
     if total is None:
         return
     budget = total * _MEMORY_FRACTION
@@ -452,13 +444,10 @@ def _read_cache(path: Path, key: str, resolution: int, norm: Normalization) -> n
 def _write_cache(
     path: Path, key: str, resolution: int, norm: Normalization, occupancy: np.ndarray
 ) -> None:
-    """Write atomically: a temporary file in the same folder, then os.replace, so readers
-    (or a concurrent run) never see a half-written file. Failure only warns."""
-    tmp: str | None = None
+    """Write atomically (:func:`iga.io.atomic_open`), so readers or a concurrent run never
+    see a half-written file. Failure only warns."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(path) as f:
             np.savez_compressed(
                 f,
                 occupancy=np.packbits(occupancy.reshape(-1)),
@@ -469,18 +458,12 @@ def _write_cache(
                 key=np.str_(key),
                 method=np.str_(METHOD),
             )
-        os.replace(tmp, path)
-        tmp = None
     except OSError as exc:
         warnings.warn(
             f"could not write the occupancy cache {path} ({exc.strerror or _one_line(exc)}); "
             "set IGA_CACHE_DIR to a writable folder to reuse the grid next time",
             stacklevel=3,
         )
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def _grid_chunks(resolution: int, chunk: int) -> Iterator[tuple[int, np.ndarray]]:

@@ -28,6 +28,7 @@ picture), ``error_slices.png`` (false inside / false outside on the middle slice
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ from ..core import groups as groups_mod
 from ..io import config_key, save_torch, to_jsonable
 from ..models import build
 from ..train import MethodConfig, TrainConfig, TrainResult
-from .base import Fit, fit
+from .base import Fit, config_from_dict, fit
 from .image import ModelConfig
 from .mesh_data import OccupancyGrid, inside, occupancy_grid
 
@@ -149,11 +150,7 @@ class OccupancyFitConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OccupancyFitConfig:
         """Rebuild a config from its ``asdict`` / ``config.json`` form (extra keys refused)."""
-        nested = {"model": ModelConfig, "method": MethodConfig, "train": TrainConfig}
-        return cls(
-            **{k: v for k, v in data.items() if k not in nested},
-            **{k: c(**data[k]) for k, c in nested.items() if k in data},
-        )
+        return config_from_dict(cls, data)
 
     @property
     def lr(self) -> float:
@@ -232,11 +229,17 @@ def batch_order(step: int, batch: int, n_groups: int, seed: int) -> torch.Tensor
     out = []
     while got < batch:
         epoch, pos = divmod(start + got, n_groups)
-        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        part = torch.randperm(n_groups, generator=g)[pos : pos + batch - got]
+        part = _epoch_order(n_groups, seed, epoch)[pos : pos + batch - got]
         out.append(part)
         got += len(part)
     return torch.cat(out)
+
+
+@functools.lru_cache(maxsize=2)
+def _epoch_order(n_groups: int, seed: int, epoch: int) -> torch.Tensor:
+    # Cached: every step of an epoch slices the same permutation (read-only).
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n_groups, generator=g)
 
 
 def _predict(model: torch.nn.Module, coords: torch.Tensor, chunk: int = 1 << 17) -> torch.Tensor:
@@ -253,12 +256,6 @@ def _predict_grid(model: torch.nn.Module, resolution: int, device: torch.device)
             for s in range(0, n, chunk)
         ]
     return torch.cat(parts).reshape(-1)
-
-
-def _batch_iou(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    p, t = pred >= 0.5, target >= 0.5
-    union = (p | t).sum()
-    return (p & t).sum() / union.clamp(min=1)
 
 
 class OccupancyTask:
@@ -299,7 +296,7 @@ class OccupancyTask:
 
         def validate(m: torch.nn.Module) -> dict[str, Any]:
             pred = _predict_grid(m, r, device)
-            return {"iou": float(_batch_iou(pred, target.reshape(-1)))}
+            return {"iou": metrics.iou(pred, target.reshape(-1))}
 
         self.target = target
         return Fit(
@@ -309,7 +306,7 @@ class OccupancyTask:
             target=torch.empty(0, 1),
             groups=torch.arange(batch * p).reshape(batch, p),
             batch=draw,
-            score=_batch_iou,
+            score=metrics.iou,
             score_name="iou_batch",
             validate=validate,
             validate_every=cfg.validate_every,
@@ -332,22 +329,15 @@ class OccupancyTask:
     def evaluate(
         self, cfg: OccupancyFitConfig, fit: Fit, result: TrainResult, out: Path
     ) -> dict[str, Any]:
-        from skimage import measure
-
         from .. import plots3d
 
         model, grid, r = fit.model, self.grid, cfg.resolution
         device = self.target.device
         truth = grid.occupancy
         model.eval()
-        scores: dict[str, Any] = {}
-        pred_best: np.ndarray | None = None
-        for name, state in (("final", result.final_state), ("best", result.best_state)):
-            model.load_state_dict(state)
-            pred = _predict_grid(model, r, device).cpu().numpy().reshape(r, r, r)
-            scores[name] = metrics.iou(pred, truth)
-            pred_best = pred
-        assert pred_best is not None  # the best weights are loaded last
+        model.load_state_dict(result.best_state)
+        pred_best = _predict_grid(model, r, device).cpu().numpy().reshape(r, r, r)
+        iou_best = metrics.iou(pred_best, truth)
         # Fresh points: uniform in the cube, and within about a voxel of the surface.
         rng = np.random.default_rng(EVAL_SEED)
         uniform = rng.uniform(-1, 1, size=(cfg.eval_points, 3)).astype(np.float32)
@@ -357,32 +347,21 @@ class OccupancyTask:
         for key, pts in (("iou_eval", uniform), ("iou_near", near)):
             pred = _predict(model, torch.from_numpy(pts).to(device)).cpu().numpy()
             evals[key] = metrics.iou(pred, inside(grid.mesh, pts)) if len(pts) else None
-        # Surfaces: marching cubes on the grid, vertices mapped to [-1, 1]³.
+        # Surfaces: marching cubes on the grid, against points sampled on the input mesh.
         mesh_points, _ = _sample_surface(grid.mesh, cfg.surface_points, EVAL_SEED + 1)
-        spacing = (2.0 / (r - 1),) * 3
-        surface = _marching_cubes(measure, pred_best, spacing)
-        floor = _marching_cubes(measure, truth.astype(np.float32), spacing)
-        chamfer = chamfer_floor = math.inf
+        surface, chamfer = _surface_chamfer(pred_best, mesh_points, cfg.surface_points)
+        _, chamfer_floor = _surface_chamfer(
+            truth.astype(np.float32), mesh_points, cfg.surface_points
+        )
         if surface is not None:
-            import trimesh
-
-            tm = trimesh.Trimesh(surface[0], surface[1], process=False)
-            tm.export(out / "surface.ply")
-            pts, _ = _sample_surface(tm, cfg.surface_points, EVAL_SEED + 2)
-            chamfer = metrics.chamfer(pts, mesh_points)
+            surface.export(out / "surface.ply")
             plots3d.save_render(
                 out / "surface.png",
-                upright(surface[0], cfg.up),
-                surface[1],
+                upright(surface.vertices, cfg.up),
+                surface.faces,
                 title=f"{Path(cfg.path).name} {cfg.model.arch}/{cfg.method.method} "
-                f"IoU {scores['best']:.4f}",
+                f"IoU {iou_best:.4f}",
             )
-        if floor is not None:
-            import trimesh
-
-            tm = trimesh.Trimesh(floor[0], floor[1], process=False)
-            pts, _ = _sample_surface(tm, cfg.surface_points, EVAL_SEED + 2)
-            chamfer_floor = metrics.chamfer(pts, mesh_points)
         plots3d.error_slices(
             pred_best >= 0.5,
             truth,
@@ -398,15 +377,15 @@ class OccupancyTask:
             "shape": Path(cfg.path).stem,
             "arch": cfg.model.arch,
             "method": cfg.method.method,
-            "iou": scores["best"],
-            "iou_final": scores["final"],
+            "iou": iou_best,
+            "iou_final": _final_iou(fit.model, result, r, device, truth),
             "best_step": result.best_step,
             **evals,
             "chamfer": chamfer,
             "chamfer_floor": chamfer_floor,
             "epochs": result.steps_done * points / r**3,
             "watertight": bool(grid.watertight),
-            "faces": int(len(surface[1])) if surface is not None else 0,
+            "faces": int(len(surface.faces)) if surface is not None else 0,
         }
 
 
@@ -431,15 +410,36 @@ def _sample_surface(mesh: Any, count: int, seed: int) -> tuple[np.ndarray, np.nd
     return np.asarray(pts, dtype=np.float32), np.asarray(face)
 
 
-def _marching_cubes(
-    measure: Any, volume: np.ndarray, spacing: tuple[float, ...]
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The 0.5 level set of ``volume`` as (vertices in [-1, 1]³, faces), or None when the
-    volume does not cross 0.5 (an empty or full prediction)."""
+def _surface_chamfer(volume: np.ndarray, mesh_points: np.ndarray, count: int) -> tuple[Any, float]:
+    """The 0.5 level set of ``volume`` (marching cubes, vertices mapped to [-1, 1]³) as a
+    trimesh, and its Chamfer-L1 distance to ``mesh_points``; ``(None, inf)`` when the volume
+    does not cross 0.5 (an empty or full prediction)."""
+    import trimesh
+    from skimage import measure
+
     if not (volume.min() < 0.5 < volume.max()):
-        return None
+        return None, math.inf
+    spacing = (2.0 / (volume.shape[0] - 1),) * 3
     v, f, _, _ = measure.marching_cubes(volume, level=0.5, spacing=spacing)
-    return (v - 1.0).astype(np.float32), f.astype(np.int64)
+    surface = trimesh.Trimesh((v - 1.0).astype(np.float32), f.astype(np.int64), process=False)
+    points, _ = _sample_surface(surface, count, EVAL_SEED + 2)
+    return surface, metrics.chamfer(points, mesh_points)
+
+
+def _final_iou(
+    model: torch.nn.Module,
+    result: TrainResult,
+    resolution: int,
+    device: torch.device,
+    truth: np.ndarray,
+) -> float:
+    """The full-grid IoU of the final weights: the validation of the final weights when
+    training logged it (every finished run), else measured here (a diverged run)."""
+    last = result.history[-1] if result.history else {}
+    if last.get("step") == result.steps_done and last.get("iou") is not None:
+        return float(last["iou"])
+    model.load_state_dict(result.final_state)
+    return metrics.iou(_predict_grid(model, resolution, device), truth.reshape(-1))
 
 
 def _iou_curves(result: TrainResult, path: Path, title: str) -> None:
