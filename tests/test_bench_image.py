@@ -184,6 +184,23 @@ def test_fr_alpha_scale_gets_its_own_folder(kodak: Path, tmp_path: Path) -> None
     assert van.config["fit"]["model"]["options"] == {}
 
 
+def test_iga_variants_reuse_iga_runs_and_add_table4(kodak: Path, tmp_path: Path) -> None:
+    s = _setup(kodak, methods="vanilla,iga,iga-ri,iga-rsi,iga-sub", images="1")
+    p = _plan(s, tmp_path)
+    by = {r.cell["method"]: r.spec for r in p.runs}
+    assert by["iga-ri"].config["fit"]["method"]["sampling"] == "random"
+    assert by["iga-rsi"].config["fit"]["method"]["sampling"] == "random_once"
+    assert by["iga-sub"].config["fit"]["method"]["solver"] == "subspace"
+    assert {r.cell["lr"] for r in p.runs if r.cell["method"].startswith("iga")} == {0.005}
+    assert len({spec.key for spec in by.values()}) == 5 and "iga-ri" in by["iga-ri"].out
+    # Plain iga keeps the key it had before the variants existed (no solver in its key).
+    assert (
+        by["iga"].key == _plan(_setup(kodak, methods="iga", images="1"), tmp_path).runs[0].spec.key
+    )
+    labels = [r.label for r in s["bench"].references]
+    assert not any("Table 4" in label for label in labels)  # not the paper's three images
+
+
 def test_method_comparison_figure_and_bad_inputs(tmp_path: Path) -> None:
     from iga import plots
 

@@ -371,7 +371,7 @@ def test_unknown_arch_message_names_value_and_choices() -> None:
 def test_unknown_option_names_option_and_accepted_ones() -> None:
     with pytest.raises(TypeError, match=r"arch 'siren'.*'omega'.*accepts: omega0, first_omega0"):
         build("siren", 2, 3, omega=30.0)
-    with pytest.raises(TypeError, match=r"arch 'relu'.*'pe_levels'.*no extra options"):
+    with pytest.raises(TypeError, match=r"arch 'relu'.*'pe_levels'.*accepts: spherical_norm"):
         build("relu", 2, 3, pe_levels=4)
     with pytest.raises(TypeError, match=r"arch 'gauss'.*'omega0'.*accepts: scale"):
         build("gauss", 2, 3, omega0=1.0)

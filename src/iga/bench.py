@@ -8,10 +8,14 @@ same public pieces :class:`iga.IGA` chains (sampling, eNTK, eigh + S, mixing).
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +28,7 @@ from .tasks.base import check_groups
 from .tasks.image_data import ImageData, parse_size
 from .train import resolve_device
 
-__all__ = ["OverheadConfig", "format_overhead", "overhead"]
+__all__ = ["OverheadConfig", "background_load", "format_overhead", "overhead", "parse_variant"]
 
 
 @dataclass
@@ -42,6 +46,20 @@ class OverheadConfig:
     warmup: int = field(default=5, metadata={"help": "untimed steps first"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = leave as is)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
+    variants: str = field(
+        default="exact",
+        metadata={
+            "help": "IGA variants timed against vanilla, comma-separated: exact (the "
+            "default solver), subspace, and either with every k as exact/e2, subspace/e4"
+        },
+    )
+    background_load: int = field(
+        default=0,
+        metadata={
+            "help": "run a competing torch job with this many threads during the timing "
+            "(0: none), to see how each step degrades on a shared machine"
+        },
+    )
 
     def __post_init__(self) -> None:
         from .models import ARCHS
@@ -62,15 +80,40 @@ class OverheadConfig:
             ("--repeats", self.repeats, 1),
             ("--warmup", self.warmup, 0),
             ("--threads", self.threads, 0),
+            ("--background-load", self.background_load, 0),
         ):
             if value < low:
                 raise ValueError(f"{flag} must be >= {low}; got {value}")
         _check_device(self.device)
+        for v in self.variant_list:
+            parse_variant(v)
 
     @property
     def arch_list(self) -> list[str]:
         """``archs`` as a list."""
         return [a.strip() for a in self.archs.split(",") if a.strip()]
+
+    @property
+    def variant_list(self) -> list[str]:
+        """``variants`` as a list."""
+        return [v.strip() for v in self.variants.split(",") if v.strip()]
+
+
+def parse_variant(text: str) -> dict[str, Any]:
+    """``"subspace/e2"`` -> ``{"solver": "subspace", "every": 2}`` (:class:`iga.IGA` kwargs)."""
+    from .core.spectrum import SOLVERS
+
+    solver, _, rest = text.partition("/")
+    every = 1
+    if rest:
+        if not (rest.startswith("e") and rest[1:].isdigit() and int(rest[1:]) >= 1):
+            raise ValueError(
+                f"--variants {text!r}: write SOLVER or SOLVER/eK (K >= 1), e.g. subspace/e2"
+            )
+        every = int(rest[1:])
+    if solver not in SOLVERS:
+        raise ValueError(f"--variants {text!r}: unknown solver; choose from {', '.join(SOLVERS)}")
+    return {"solver": solver, "every": every}
 
 
 def _sync(device: torch.device) -> None:
@@ -88,40 +131,74 @@ def _timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
 
 def _one_arch(arch: str, cfg: OverheadConfig, data: ImageData, device: torch.device) -> dict:
     groups = groups_mod.grid((data.height, data.width), cfg.patch)
-    models = {
-        m: build(arch, 2, 3, cfg.width, cfg.hidden_layers, seed=0).to(device)
-        for m in ("vanilla", "iga")
-    }
-    opts = {m: torch.optim.Adam(models[m].parameters(), lr=1e-4) for m in models}
-    adj = IGA(models["iga"], groups, end=cfg.end)
+    variants = cfg.variant_list
+    names = ["vanilla", *variants]
+    models = {m: build(arch, 2, 3, cfg.width, cfg.hidden_layers, seed=0).to(device) for m in names}
+    opts = {m: torch.optim.Adam(models[m].parameters(), lr=1e-4) for m in names}
+    adjusters = {v: IGA(models[v], groups, end=cfg.end, **parse_variant(v)) for v in variants}
     x, y = data.coords, data.target
 
-    def vanilla_step() -> None:
-        loss = torch.nn.functional.mse_loss(models["vanilla"](x), y)
-        opts["vanilla"].zero_grad()
+    def step(name: str) -> None:
+        pred = models[name](x)
+        if name == "vanilla":
+            loss = torch.nn.functional.mse_loss(pred, y)
+        else:
+            loss = adjusters[name].loss(pred, y, x)
+        opts[name].zero_grad()
         loss.backward()
-        opts["vanilla"].step()
-
-    def iga_step() -> None:
-        loss = adj.loss(models["iga"](x), y, x)
-        opts["iga"].zero_grad()
-        loss.backward()
-        opts["iga"].step()
+        opts[name].step()
 
     for _ in range(cfg.warmup):
-        vanilla_step()
-        iga_step()
-    van, ig = [], []
+        for name in names:
+            step(name)
+    times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(cfg.repeats):
-        van.append(_timed(vanilla_step, device)[0])
-        ig.append(_timed(iga_step, device)[0])
+        for name in names:  # interleaved: machine noise hits every method alike
+            times[name].append(_timed(lambda name=name: step(name), device)[0])
 
-    # Breakdown: the same pieces IGA.loss chains, timed one by one.
-    model, grouping = models["iga"], adj.grouping
+    out_variants: dict[str, Any] = {}
+    v = statistics.median(times["vanilla"])
+    for variant in variants:
+        kw = parse_variant(variant)
+        adj = adjusters[variant]
+        i = statistics.median(times[variant])
+        out_variants[variant] = {
+            "iga_ms": 1e3 * i,
+            "ratio": i / v,
+            "every": kw["every"],
+            "fallbacks": adj.fallbacks,
+            "breakdown_ms": _phases(models[variant], opts[variant], adj, kw, cfg, x, y, device),
+        }
+    first = out_variants[variants[0]] if variants else {}
+    return {
+        "vanilla_ms": 1e3 * v,
+        # The first variant's numbers at the top level, as before variants existed.
+        **{k: first[k] for k in ("iga_ms", "ratio", "breakdown_ms") if k in first},
+        "variants": out_variants,
+        "width": cfg.width,
+        "n_groups": int(groups.shape[0]),
+        "pixels": data.num_pixels,
+    }
+
+
+def _phases(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    adj: IGA,
+    kw: dict[str, Any],
+    cfg: OverheadConfig,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    device: torch.device,
+) -> dict[str, float]:
+    """Median ms of the pieces IGA.loss chains (every refresh), timed one by one."""
+    grouping = adj.grouping
     sampler = Sampler("max_residual", grouping)
     phases: dict[str, list[float]] = {
         k: [] for k in ("forward", "select", "entk", "eigh_S", "mix", "backward_step")
     }
+    warm = adj.spectrum.block if adj.spectrum is not None else None
+    solver = kw["solver"]
     for _ in range(cfg.repeats):
         t, pred = _timed(lambda: model(x), device)
         phases["forward"].append(t)
@@ -130,29 +207,51 @@ def _one_arch(arch: str, cfg: OverheadConfig, data: ImageData, device: torch.dev
         phases["select"].append(t)
         t, K = _timed(lambda idx=idx: entk(model, x[idx]), device)
         phases["entk"].append(t)
-        t, bal = _timed(lambda K=K: balance(K, cfg.end), device)
+        t, bal = _timed(lambda K=K, w=warm: balance(K, cfg.end, solver=solver, warm=w), device)
+        warm = bal.block
         phases["eigh_S"].append(t)
-        t, loss = _timed(lambda p=pred, b=bal: adjusted_loss(p, y, b.S, grouping), device)
+        t, loss = _timed(lambda p=pred, b=bal: adjusted_loss(p, y, b, grouping), device)
         phases["mix"].append(t)
 
         def back(loss: torch.Tensor = loss) -> None:
-            opts["iga"].zero_grad()
+            opt.zero_grad()
             loss.backward()
-            opts["iga"].step()
+            opt.step()
 
         phases["backward_step"].append(_timed(back, device)[0])
+    return {k: 1e3 * statistics.median(t) for k, t in phases.items()}
 
-    v, i = statistics.median(van), statistics.median(ig)
-    res = {
-        "vanilla_ms": 1e3 * v,
-        "iga_ms": 1e3 * i,
-        "ratio": i / v,
-        "breakdown_ms": {k: 1e3 * statistics.median(t) for k, t in phases.items()},
-        "width": cfg.width,
-        "n_groups": int(groups.shape[0]),
-        "pixels": data.num_pixels,
-    }
-    return res
+
+_LOAD_SCRIPT = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+a = torch.randn(512, 512)
+while True:
+    for _ in range(50):
+        a = torch.tanh(a @ a * 1e-3)
+"""
+
+
+@contextlib.contextmanager
+def background_load(threads: int) -> Iterator[None]:
+    """A competing CPU job (``threads`` torch threads of matrix products) while the block
+    runs, as another training run on the same cores would be; nothing when ``threads`` is 0."""
+    if threads <= 0:
+        yield
+        return
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LOAD_SCRIPT, str(threads)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.0)  # let it start computing
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def overhead(cfg: OverheadConfig, progress: Callable[[str], None] | None = None) -> dict:
@@ -175,26 +274,31 @@ def overhead(cfg: OverheadConfig, progress: Callable[[str], None] | None = None)
         cfg.end,
     )
     out: dict[str, Any] = {}
-    for arch in cfg.arch_list:
-        if progress:
-            progress(f"timing {arch} (width {cfg.width}, {cfg.repeats} repeats)…")
-        out[arch] = _one_arch(arch, cfg, data, device)
-        out[arch]["device"] = str(device)
-        out[arch]["threads"] = torch.get_num_threads()
+    with background_load(cfg.background_load):
+        for arch in cfg.arch_list:
+            if progress:
+                progress(f"timing {arch} (width {cfg.width}, {cfg.repeats} repeats)…")
+            out[arch] = _one_arch(arch, cfg, data, device)
+            out[arch]["device"] = str(device)
+            out[arch]["threads"] = torch.get_num_threads()
+            out[arch]["background_load"] = cfg.background_load
     return out
 
 
 def format_overhead(res: dict) -> str:
-    """Markdown table of :func:`overhead` results."""
+    """Markdown table of :func:`overhead` results (one row per arch and IGA variant)."""
     keys = ("forward", "select", "entk", "eigh_S", "mix", "backward_step")
     lines = [
-        "| arch | width | vanilla ms | IGA ms | ratio | " + " | ".join(keys) + " |",
-        "| --- | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in keys) + " |",
+        "| arch | width | IGA variant | vanilla ms | IGA ms | ratio | " + " | ".join(keys) + " |",
+        "| --- | ---: | --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in keys) + " |",
     ]
     for arch, r in res.items():
-        b = r["breakdown_ms"]
-        lines.append(
-            f"| {arch} | {r['width']} | {r['vanilla_ms']:.1f} | {r['iga_ms']:.1f} | "
-            f"{r['ratio']:.2f} | " + " | ".join(f"{b[k]:.1f}" for k in keys) + " |"
-        )
+        for variant, d in r["variants"].items():
+            b = d["breakdown_ms"]
+            lines.append(
+                f"| {arch} | {r['width']} | {variant} | {r['vanilla_ms']:.1f} | "
+                f"{d['iga_ms']:.1f} | {d['ratio']:.2f} | "
+                + " | ".join(f"{b[k]:.2f}" for k in keys)
+                + " |"
+            )
     return "\n".join(lines)

@@ -91,10 +91,10 @@ _BUILD_ARGS = {
 
 def _check_model_options(options: dict[str, Any], arch: str, method: str) -> None:
     """``--opt`` keys in the user's terms, before anything is built."""
-    from .models import ARCH_OPTIONS
+    from .models import ARCH_OPTIONS, COMMON_OPTIONS
     from .models.reparam import BN_OPTIONS, FR_OPTIONS
 
-    accepted = ARCH_OPTIONS[arch]
+    accepted = {**ARCH_OPTIONS[arch], **COMMON_OPTIONS}
     for key in options:
         if key in accepted:
             continue
@@ -223,12 +223,27 @@ def _cmd_analyze_spectrum(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_analyze_bands(ns: argparse.Namespace) -> int:
-    from .analysis.bands import BandsOptions, analyze_bands
+_ANALYSES = {
+    # subcommand: (module, options class, function, what it writes)
+    "bands": ("bands", "BandsOptions", "analyze_bands", "bands.png and bands.json"),
+    "training": (
+        "training",
+        "TrainingOptions",
+        "analyze_training",
+        "spectra_training.png, bands.png, band_ratio.png and training.json",
+    ),
+    "regions": ("regions", "RegionsOptions", "analyze_regions", "regions.png and regions.json"),
+}
 
-    opts = configcli.build(BandsOptions, ns)
-    analyze_bands(opts, log=print)
-    print(f"wrote bands.png and bands.json to {opts.out}")
+
+def _cmd_analyze(ns: argparse.Namespace) -> int:
+    import importlib
+
+    module, options, function, files = _ANALYSES[ns.analysis]
+    mod = importlib.import_module(f".analysis.{module}", __package__)
+    opts = configcli.build(getattr(mod, options), ns)
+    getattr(mod, function)(opts, log=print)
+    print(f"wrote {files} to {opts.out}")
     return 0
 
 
@@ -324,7 +339,9 @@ def _add_benchmarks(sub: Any, group: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from .analysis.bands import BandsOptions
+    from .analysis.regions import RegionsOptions
     from .analysis.spectrum import SpectrumOptions
+    from .analysis.training import TrainingOptions
     from .bench import OverheadConfig
     from .tasks.function1d import FunctionFitConfig
     from .tasks.image import ImageFitConfig
@@ -403,7 +420,9 @@ def _parser() -> argparse.ArgumentParser:
     ovh.set_defaults(func=_cmd_bench_overhead)
     _add_benchmarks(bench_sub, "bench")
 
-    analyze = sub.add_parser("analyze", help="diagnostics: eNTK spectra, frequency-band errors")
+    analyze = sub.add_parser(
+        "analyze", help="diagnostics: eNTK spectra, frequency-band errors, activation regions"
+    )
     analyze_sub = analyze.add_subparsers(dest="analysis", required=True)
     spec = analyze_sub.add_parser(
         "spectrum",
@@ -433,7 +452,28 @@ def _parser() -> argparse.ArgumentParser:
         "heatmaps and the final errors) and bands.json. See docs/analyze.md.",
     )
     configcli.add_options(bands, BandsOptions)
-    bands.set_defaults(func=_cmd_analyze_bands)
+    bands.set_defaults(func=_cmd_analyze)
+    training = analyze_sub.add_parser(
+        "training",
+        help="eNTK spectra and band errors along training, per method and seed",
+        description="Fit an image with each method and seed, probing every --every steps the "
+        "eNTK on the patch centres (condition number, Var/mean², effective rank; of K and of "
+        "IGA's K·S for --end) and the per-band errors; then write spectra_training.png, "
+        "bands.png, band_ratio.png and training.json. See docs/analyze.md.",
+    )
+    configcli.add_options(training, TrainingOptions, skip=("seed",))
+    training.set_defaults(func=_cmd_analyze)
+    regions = analyze_sub.add_parser(
+        "regions",
+        help="activation (linear) regions of ReLU INRs along training",
+        description="Fit an image with each ReLU arch (relu, pe) and method, counting every "
+        "--every steps the connected regions of constant activation pattern on the pixel "
+        "grid; write regions.png (counts, boundary maps, errors) and regions.json with the "
+        "correlation of the local region density with the target's detail and with the "
+        "error drop. See docs/analyze.md.",
+    )
+    configcli.add_options(regions, RegionsOptions)
+    regions.set_defaults(func=_cmd_analyze)
 
     exp = sub.add_parser("experiment", help="reproduce an experiment of the paper")
     _add_benchmarks(exp.add_subparsers(dest="experiment", required=True), "experiment")

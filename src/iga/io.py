@@ -445,9 +445,13 @@ def prepare_run_dir(path: PathLike, overwrite: bool) -> Path:
 
 
 _NOTHING = object()
-_ADDED_LATER: dict[str, Any] = {"schedule": "step"}
-"""Train fields added after results were committed, with the value every older run used: left
-out of the key at that value, so finished runs keep their keys (and are not re-run)."""
+_ADDED_LATER: dict[str, dict[str, Any]] = {
+    "train": {"schedule": "step"},
+    "method": {"solver": "exact"},
+}
+"""Per config section, fields added after results were committed, with the value every older
+run used: left out of the key at that value, so finished runs keep their keys (and are not
+re-run)."""
 
 
 def physical_memory() -> int | None:
@@ -468,11 +472,11 @@ def config_key(config: Mapping[str, Any], resolved: Mapping[str, Any] | None = N
     c = {k: v for k, v in config.items() if k not in _NOT_IN_KEY + ("resolved", "key")}
     train = c.get("train")
     if isinstance(train, Mapping):
-        c["train"] = {
-            k: v
-            for k, v in train.items()
-            if k not in _NOT_IN_KEY_TRAIN and _ADDED_LATER.get(k, _NOTHING) != v
-        }
+        c["train"] = {k: v for k, v in train.items() if k not in _NOT_IN_KEY_TRAIN}
+    for section, later in _ADDED_LATER.items():
+        part = c.get(section)
+        if isinstance(part, Mapping):
+            c[section] = {k: v for k, v in part.items() if later.get(k, _NOTHING) != v}
     r = resolved if resolved is not None else config.get("resolved", {})
     payload: dict[str, Any] = {"config": c, "model": r.get("model")}
     if not isinstance(train, Mapping) or train.get("lr") is None:

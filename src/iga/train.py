@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import IGA
+from .core.spectrum import SOLVERS
 
 __all__ = [
     "METHODS",
@@ -75,10 +76,20 @@ class MethodConfig:
         },
     )
     every: int = field(default=1, metadata={"help": "IGA: recompute S every k steps"})
+    solver: str = field(
+        default="exact",
+        metadata={
+            "help": "IGA: top eigenpairs by an exact subset eigh (exact) or by warm-started "
+            "subspace iteration with an exact fallback (subspace)",
+            "choices": SOLVERS,
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"--solver must be one of {', '.join(SOLVERS)}; got {self.solver!r}")
 
 
 @dataclass
@@ -168,6 +179,7 @@ def build_iga(model: nn.Module, groups: torch.Tensor, cfg: Any, seed: int = 0) -
         sampling=cfg.sampling,
         every=cfg.every,
         seed=seed,
+        solver=getattr(cfg, "solver", "exact"),
     )
 
 

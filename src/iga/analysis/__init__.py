@@ -3,6 +3,9 @@
 :mod:`iga.analysis.spectrum`: eNTK spectra (condition, normalised variance, effective rank)
 of archs at initialisation, with and without IGA's S, and of trained checkpoints.
 :mod:`iga.analysis.bands`: per-frequency-band relative errors of image fits along training.
+:mod:`iga.analysis.training`: both along training, per method and seed (``iga analyze training``).
+:mod:`iga.analysis.regions`: activation regions of ReLU INRs along training
+(``iga analyze regions``).
 """
 
 from .bands import (
@@ -18,12 +21,23 @@ from .bands import (
     radial_band_errors,
     read_band_curves,
 )
+from .regions import (
+    RegionCount,
+    RegionFunctionTask,
+    RegionImageTask,
+    RegionsOptions,
+    activation_patterns,
+    analyze_regions,
+    regions_1d,
+    regions_2d,
+)
 from .spectrum import (
     SAMPLINGS,
     STAT_KEYS,
     SpectrumOptions,
     SpectrumResult,
     analyze_spectrum,
+    arch_spec,
     compare_archs,
     eigenvalue_stats,
     kernel_spectrum,
@@ -32,12 +46,25 @@ from .spectrum import (
     spectra_figure,
     spectrum_of_checkpoint,
 )
+from .training import ProbeImageTask, TrainingOptions, analyze_training
 
 __all__ = [
     "SAMPLINGS",
     "STAT_KEYS",
     "BandImageTask",
     "BandsOptions",
+    "ProbeImageTask",
+    "RegionCount",
+    "RegionFunctionTask",
+    "RegionImageTask",
+    "RegionsOptions",
+    "TrainingOptions",
+    "activation_patterns",
+    "analyze_regions",
+    "analyze_training",
+    "arch_spec",
+    "regions_1d",
+    "regions_2d",
     "SpectrumOptions",
     "SpectrumResult",
     "analyze_bands",

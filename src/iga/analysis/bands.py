@@ -38,9 +38,9 @@ from ..io import read_csv, save_figure, write_json
 from ..models import ARCHS
 from ..tasks.base import Fit, fit
 from ..tasks.image import BUNDLED_IMAGE, ImageFitConfig, ImageTask, ModelConfig
-from ..tasks.image_data import ImageData, parse_size
+from ..tasks.image_data import parse_size
 from ..train import METHODS, MethodConfig, TrainConfig
-from .spectrum import image_label
+from .spectrum import analysis_image, image_label
 
 __all__ = [
     "BandImageTask",
@@ -370,13 +370,7 @@ def analyze_bands(opts: BandsOptions, log: Callable[[str], None] | None = None) 
             the image, found before anything is trained (messages name the flag).
     """
     say = log or (lambda _: None)
-    image = opts.image or BUNDLED_IMAGE
-    data = ImageData.from_file(image, size=parse_size(opts.size) if opts.size else None)
-    if opts.patch > min(data.height, data.width):
-        raise ValueError(
-            f"--patch {opts.patch} is larger than the {data.width}x{data.height} image; "
-            "use a smaller --patch"
-        )
+    image, data = analysis_image(opts.image, opts.size, opts.patch)
     n_groups = math.ceil(data.height / opts.patch) * math.ceil(data.width / opts.patch)
     if "iga" in opts.methods and opts.end >= n_groups:
         raise ValueError(

@@ -60,6 +60,7 @@ __all__ = [
     "SpectrumOptions",
     "SpectrumResult",
     "analyze_spectrum",
+    "arch_spec",
     "compare_archs",
     "eigenvalue_stats",
     "kernel_spectrum",
@@ -245,6 +246,32 @@ def kernel_spectrum(
     )
 
 
+def arch_spec(text: str) -> tuple[str, dict[str, Any]]:
+    """``"pe:pe_levels=8:spherical_norm"`` -> ``("pe", {"pe_levels": 8, "spherical_norm": True})``.
+
+    An arch name followed by ``:``-separated model options for :func:`iga.models.build`
+    (``key=value``, values read as numbers, true/false or text; a bare ``key`` means true).
+    Lets one comparison hold variants of the same arch.
+
+    Raises:
+        ValueError: unknown arch or an empty option.
+    """
+    from ..configcli import parse_scalar
+
+    name, *parts = str(text).strip().split(":")
+    if name not in ARCHS:
+        raise ValueError(f"unknown arch {name!r} in {text!r}; choose from {', '.join(ARCHS)}")
+    options: dict[str, Any] = {}
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if not key.strip():
+            raise ValueError(
+                f"empty option in {text!r}; write arch:key=value, e.g. relu:hadamard=all"
+            )
+        options[key.strip()] = parse_scalar(value.strip()) if sep else True
+    return name, options
+
+
 def compare_archs(
     archs: Sequence[str],
     x: torch.Tensor,
@@ -262,7 +289,9 @@ def compare_archs(
     """eNTK spectra at initialisation of several archs on the same points, one per seed.
 
     Args:
-        archs: names for :func:`iga.models.build` (relu, pe, siren, finer, wire, gauss).
+        archs: names for :func:`iga.models.build` (relu, pe, siren, finer, wire, gauss), or
+            :func:`arch_spec` strings with model options (``relu:spherical_norm``); each is
+            also the key of its results.
         x: the points [n, in_features].
         width, hidden_layers, out_features: the networks' shape (as ``iga fit image``).
         seeds: initialisation seeds; each gives one :class:`SpectrumResult`.
@@ -283,10 +312,11 @@ def compare_archs(
     d = x.shape[1] if in_features is None else in_features
     opts = options or {}
     out: dict[str, list[SpectrumResult]] = {}
-    for arch in archs:
+    for label in archs:
+        arch, spec_kw = arch_spec(label)
         results = []
         for seed in seeds:
-            kw = dict(opts.get(arch, {}))
+            kw = {**opts.get(label, {}), **spec_kw}
             model = build(
                 arch,
                 d,
@@ -297,12 +327,13 @@ def compare_archs(
                 **kw,
             )
             info = {"arch": arch, "seed": int(seed), "width": width, **kw}
+            info["parameters"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
             results.append(
                 kernel_spectrum(model, x, end, grid=x if grid is None else grid, info=info)
             )
-        out[arch] = results
+        out[label] = results
         if on_arch is not None:
-            on_arch(arch, results)
+            on_arch(label, results)
     return out
 
 
@@ -498,8 +529,11 @@ def spectra_figure(
 
 
 def _check_arch(name: str) -> None:
-    if name not in ARCHS:
-        raise ValueError(f"unknown arch {name!r}; choose from {', '.join(ARCHS)}")
+    arch, kw = arch_spec(name)
+    try:  # a tiny build checks the options now, not after the first archs have run
+        build(arch, 2, 1, 2, 1, **kw)
+    except TypeError as e:
+        raise ValueError(str(e)) from None
 
 
 @dataclass
@@ -510,7 +544,8 @@ class SpectrumOptions:
     archs: list[str] = field(
         default_factory=lambda: ["relu", "pe", "siren", "finer"],
         metadata={
-            "help": f"archs to compare at initialisation ({'|'.join(ARCHS)})",
+            "help": f"archs to compare at initialisation ({'|'.join(ARCHS)}), each optionally "
+            "with model options: relu:spherical_norm, pe:hadamard=all",
             "check": _check_arch,
         },
     )
@@ -552,6 +587,18 @@ class SpectrumOptions:
             "choices": SAMPLINGS,
         },
     )
+    fit_steps: int = field(
+        default=0,
+        metadata={
+            "help": "also fit the image with each arch for this many steps and report the "
+            "best PSNR beside the spectrum (0: no fits; without --run)",
+            "min": 0,
+        },
+    )
+    fit_methods: list[str] = field(
+        default_factory=lambda: ["vanilla"],
+        metadata={"help": "with --fit-steps: the methods each arch is fitted with"},
+    )
 
     def __post_init__(self) -> None:
         if not str(self.out).strip():
@@ -575,6 +622,15 @@ class SpectrumOptions:
         ):
             if value < low:
                 raise ValueError(f"{flag} must be >= {low}; got {value}")
+        if self.fit_steps < 0:
+            raise ValueError(f"--fit-steps must be >= 0; got {self.fit_steps}")
+        from ..train import METHODS
+
+        for method in self.fit_methods:
+            if method not in METHODS:
+                raise ValueError(
+                    f"--fit-methods: unknown method {method!r}; choose from {', '.join(METHODS)}"
+                )
         if self.weights not in _WEIGHTS:
             raise ValueError(f"--weights must be best or final; got {self.weights!r}")
         if self.sampling not in SAMPLINGS:
@@ -633,7 +689,6 @@ def analyze_spectrum(
             image (messages name the flag).
     """
     from ..tasks.base import check_groups
-    from ..tasks.image import BUNDLED_IMAGE
 
     say = log or (lambda _: None)
     out = Path(opts.out)
@@ -676,13 +731,7 @@ def analyze_spectrum(
             label: [res.to_dict()] for label, res in zip(labels, results, strict=True)
         }
     else:
-        image = opts.image or BUNDLED_IMAGE
-        data = ImageData.from_file(image, size=parse_size(opts.size) if opts.size else None)
-        if opts.patch > min(data.height, data.width):
-            raise ValueError(
-                f"--patch {opts.patch} is larger than the {data.width}x{data.height} image; "
-                "use a smaller --patch"
-            )
+        image, data = analysis_image(opts.image, opts.size, opts.patch)
         idx = patch_centres(data.height, data.width, opts.patch)
         n = int(idx.numel())
         where = (
@@ -741,8 +790,66 @@ def analyze_spectrum(
                 for a, rs in results_by_arch.items()
             },
         )
+        if opts.fit_steps:
+            record["fits"] = _short_fits(opts, image, say)
     write_json(out / "spectra.json", record)
     return record
+
+
+def _short_fits(
+    opts: SpectrumOptions, image: PathLike, say: Callable[[str], None]
+) -> dict[str, dict[str, Any]]:
+    """``--fit-steps``: each arch spec × method fitted on the image (first seed, the image
+    task's default lrs) into ``out/fits/<spec>/<method>``; their best PSNRs."""
+    from ..tasks.image import ImageFitConfig, ModelConfig, fit_image
+    from ..train import MethodConfig, TrainConfig
+
+    fits: dict[str, dict[str, Any]] = {}
+    for label in opts.archs:
+        arch, kw = arch_spec(label)
+        for method in opts.fit_methods:
+            cfg = ImageFitConfig(
+                path=str(image),
+                size=opts.size,
+                patch=opts.patch,
+                model=ModelConfig(
+                    arch=arch, width=opts.width, hidden_layers=opts.hidden_layers, options=kw
+                ),
+                method=MethodConfig(method=method, end=opts.end),
+                train=TrainConfig(steps=opts.fit_steps, seed=int(opts.seeds[0])),
+                out=str(Path(opts.out) / "fits" / label.replace(":", "_") / method),
+                overwrite=True,
+            )
+            summary = fit_image(cfg, progress=False)
+            fits.setdefault(label, {})[method] = {
+                "psnr_best": summary["psnr_best"],
+                "lr": summary["lr"],
+                "seconds": summary.get("seconds"),
+            }
+            say(
+                f"{label} {method}: best PSNR {summary['psnr_best']:.2f} dB "
+                f"({opts.fit_steps} steps)"
+            )
+    return fits
+
+
+def analysis_image(image: PathLike | None, size: str | None, patch: int) -> tuple[str, ImageData]:
+    """The image an analysis runs on (default: the bundled one), resized, with ``--patch``
+    checked against it: ``(path, data)``.
+
+    Raises:
+        ValueError: ``--patch`` larger than the image (the message names the flag).
+    """
+    from ..tasks.image import BUNDLED_IMAGE
+
+    path = str(image or BUNDLED_IMAGE)
+    data = ImageData.from_file(path, size=parse_size(size) if size else None)
+    if patch > min(data.height, data.width):
+        raise ValueError(
+            f"--patch {patch} is larger than the {data.width}x{data.height} image; "
+            "use a smaller --patch"
+        )
+    return path, data
 
 
 def image_label(path: object) -> str:

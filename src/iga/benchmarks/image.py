@@ -30,7 +30,7 @@ from ..sweep import EXECUTORS, RunSpec
 from ..tasks.image import ImageFitConfig, ModelConfig, default_lr, run_key
 from ..train import METHODS, MethodConfig, TrainConfig
 from . import _options
-from .paper import TABLE6_PSNR, table6_by_image
+from .paper import TABLE4_PSNR, TABLE6_PSNR, table6_by_image
 
 TIERS: dict[str, ImageFitConfig] = {
     # Kodak downscaled 4x, width 64: the paper's pixel-to-parameter ratio at CPU scale; 8x8
@@ -55,10 +55,50 @@ END: dict[str, int] = {"relu": 25, "pe": 20, "siren": 20, "finer": 20, "wire": 2
 """IGA's ``end`` per arch (paper Sec. 6.1: 25 for ReLU, 20 for PE and SIREN)."""
 FAIR_LRS: tuple[float, ...] = (1e-3, 2e-3, 5e-3)
 PROTOCOLS = ("paper", "fair")
+IGA_VARIANTS: dict[str, dict[str, Any]] = {
+    "iga-ri": {"sampling": "random"},
+    "iga-rsi": {"sampling": "random_once"},
+    "iga-sub": {"solver": "subspace"},
+    "iga-sub-e2": {"solver": "subspace", "every": 2},
+    "iga-e2": {"every": 2},
+    "iga-e4": {"every": 4},
+}
+"""IGA with one setting changed, same lr and ``end`` as ``iga``. The paper's Table 4
+(representative per patch): ``iga`` takes the largest residual each step (SLR), ``iga-ri`` a
+random pixel each step (RI), ``iga-rsi`` a random pixel drawn once at the start (RSI). Speed
+(docs/speed.md): ``iga-sub`` the warm-started subspace eigensolver, ``iga-e2``/``iga-e4`` S
+refreshed every 2/4 steps, ``iga-sub-e2`` both."""
+SAMPLING_VARIANTS = ("iga-ri", "iga-rsi")
+BENCH_METHODS: tuple[str, ...] = (*METHODS, *IGA_VARIANTS)
 LABELS = {
     "arch": {"relu": "ReLU", "pe": "PE", "siren": "SIREN", "finer": "FINER"},
-    "method": {"vanilla": "Vanilla", "fr": "+FR", "bn": "+BN", "iga": "+IGA"},
+    "method": {
+        "vanilla": "Vanilla",
+        "fr": "+FR",
+        "bn": "+BN",
+        "iga": "+IGA",
+        "iga-ri": "+IGA (RI)",
+        "iga-rsi": "+IGA (RSI)",
+        "iga-sub": "+IGA (subspace)",
+        "iga-sub-e2": "+IGA (subspace, every 2)",
+        "iga-e2": "+IGA (every 2)",
+        "iga-e4": "+IGA (every 4)",
+    },
 }
+
+
+def method_config(method: str, end: int) -> MethodConfig:
+    """The training method of a benchmark ``method`` (one of :data:`BENCH_METHODS`)."""
+    if method in IGA_VARIANTS:
+        return MethodConfig(method="iga", end=end, **IGA_VARIANTS[method])
+    return MethodConfig(method=method, end=end)
+
+
+def bench_lr(method: str, arch: str) -> float:
+    """The paper's lr of a benchmark method (a sampling variant takes IGA's)."""
+    return default_lr("iga" if method in IGA_VARIANTS else method, arch)
+
+
 METRICS = (
     Metric("psnr_best", "PSNR best (dB)"),
     Metric("psnr_final", "PSNR final (dB)"),
@@ -97,7 +137,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         path=str(path),
         size=_image_size(path, tier.size),
         model=replace(tier.model, arch=arch, options=options),
-        method=MethodConfig(method=method, end=ctx.options.get("end") or END.get(arch, 20)),
+        method=method_config(method, ctx.options.get("end") or END.get(arch, 20)),
         train=replace(tier.train, lr=lr, seed=seed),
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
@@ -199,8 +239,13 @@ def _describe(cfg: ImageFitConfig) -> str:
     )
 
 
-def bench(protocol: str = "paper") -> Bench:
-    """The image benchmark under ``protocol`` (``paper`` or ``fair``)."""
+TABLE4_IMAGES = ("kodim01", "kodim02", "kodim03")
+"""The images the paper's ablations average over."""
+
+
+def bench(protocol: str = "paper", table4: bool = False) -> Bench:
+    """The image benchmark under ``protocol`` (``paper`` or ``fair``); ``table4`` adds the
+    paper's sampling ablation (means over :data:`TABLE4_IMAGES`) as a reference."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown --protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     paper = protocol == "paper"
@@ -222,7 +267,7 @@ def bench(protocol: str = "paper") -> Bench:
         average_over=("image",),
         spread_over=("seed",),
         metric_rows=True,
-        params={"lr": lambda ctx, c: default_lr(c["method"], c["arch"])} if paper else {},
+        params={"lr": lambda ctx, c: bench_lr(c["method"], c["arch"])} if paper else {},
         selection=None if paper else Selection("lr", FAIR_LRS, ("seed", "image"), "psnr_best"),
         record_keys=("best_step", "steps", "diverged_at_step"),
         references=(
@@ -233,6 +278,19 @@ def bench(protocol: str = "paper") -> Bench:
                 "paper (Table 6)",
                 {"method": "vanilla"},
             ),
+        )
+        + (
+            (
+                Reference(
+                    "psnr_best",
+                    ("arch", "method"),
+                    {(a, m): v for a, ms in TABLE4_PSNR.items() for m, v in ms.items()},
+                    "paper (Table 4, mean of kodim01-03)",
+                    {"method": "vanilla"},
+                ),
+            )
+            if table4
+            else ()
         ),
         figures=figures,
         labels=LABELS,
@@ -256,7 +314,14 @@ class Options:
         metadata={"help": "Kodak numbers/ranges (1-3,5) or image file names in --data"},
     )
     archs: str = field(default="relu,pe,siren", metadata={"help": "comma-separated archs"})
-    methods: str = field(default="vanilla,fr,bn,iga", metadata={"help": "comma-separated methods"})
+    methods: str = field(
+        default="vanilla,fr,bn,iga",
+        metadata={
+            "help": "comma-separated methods: vanilla, fr, bn, iga, and IGA variants: iga-ri "
+            "(random each step), iga-rsi (random once) of the paper's Table 4; iga-sub "
+            "(subspace eigensolver), iga-e2/iga-e4 (S every 2/4 steps), iga-sub-e2"
+        },
+    )
     seeds: str = field(
         default="0",
         metadata={"help": "seeds; the first on every image, the others on --multi-seed-images"},
@@ -308,7 +373,11 @@ HELP = {"image": "the paper's Kodak table: vanilla/FR/BN/IGA × relu/pe/siren (r
 def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     """The :func:`iga.harness.plan` arguments for ``opts`` (tier overrides get their own name)."""
     tier = ro.tier
-    b = bench(opts.protocol)
+    files = _images(opts.images, Path(opts.data))
+    methods = _options.choices("--methods", opts.methods, BENCH_METHODS)
+    # Table 4 is a mean over kodim01-03: compared only when exactly those images are run.
+    table4 = set(files) == set(TABLE4_IMAGES) and any(m in SAMPLING_VARIANTS for m in methods)
+    b = bench(opts.protocol, table4=table4)
     if tier in TIERS:
         name, cfg = tier, TIERS[tier]
     elif Path(tier).is_file():
@@ -355,9 +424,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
             raise ValueError(f"--fr-alpha-scale must be > 0; got {opts.fr_alpha_scale}")
         tags.append(f"fralpha{opts.fr_alpha_scale:g}")
     archs = _options.choices("--archs", opts.archs, ARCHS)
-    methods = _options.choices("--methods", opts.methods, METHODS)
     seeds = _options.seeds(opts.seeds)
-    files = _images(opts.images, Path(opts.data))
     multi = set(_images(opts.multi_seed_images, Path(opts.data), must_exist=False))
     return {
         "bench": b,
@@ -381,16 +448,21 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
 
 
 __all__ = [
+    "BENCH_METHODS",
     "END",
     "HELP",
     "EXECUTORS",
     "FAIR_LRS",
     "PROTOCOLS",
+    "IGA_VARIANTS",
+    "SAMPLING_VARIANTS",
     "TABLE6_PSNR",
     "TIERS",
     "Options",
     "bench",
+    "bench_lr",
     "make_run",
+    "method_config",
     "run_image",
     "setup",
 ]

@@ -17,7 +17,7 @@ from torch import nn
 from .entk import OutputFn, entk, linear_entk_supported
 from .groups import Grouping
 from .sampling import Sampler
-from .spectrum import Balanced, TargetFn, balance
+from .spectrum import SOLVERS, Balanced, TargetFn, balance
 
 __all__ = ["IGA", "adjusted_loss"]
 
@@ -55,23 +55,29 @@ def _check_inputs(
 
 
 def _mixed_loss(
-    pred: torch.Tensor, target: torch.Tensor, S: torch.Tensor | None, grouping: Grouping
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    S: torch.Tensor | Balanced | None,
+    grouping: Grouping,
 ) -> torch.Tensor:
     p2 = _as_2d(pred)
     r = (p2 - _as_2d(target)).detach()
     if S is not None:
         n = grouping.n_groups
-        if S.shape != (n, n):
-            raise ValueError(f"S must be [{n}, {n}] for {n} groups; got {tuple(S.shape)}")
+        shape = tuple(S.K.shape if isinstance(S, Balanced) else S.shape)
+        if shape != (n, n):
+            raise ValueError(f"S must be [{n}, {n}] for {n} groups; got {shape}")
         rg = grouping.gather(r)  # [n, p, C]; padding rows are zero so they mix nothing in
-        r = grouping.scatter((S.to(r.dtype) @ rg.reshape(n, -1)).reshape(rg.shape))
+        R = rg.reshape(n, -1)
+        mixed = S.apply(R) if isinstance(S, Balanced) else S.to(r.dtype) @ R
+        r = grouping.scatter(mixed.reshape(rg.shape))
     return (2.0 / r.numel()) * (p2 * r).sum()
 
 
 def adjusted_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
-    S: torch.Tensor | None,
+    S: torch.Tensor | Balanced | None,
     groups: torch.Tensor | Grouping,
 ) -> torch.Tensor:
     """``(2/(N·C)) Σ pred ⊙ (S ⊗ I_p) (pred − target)``, the mixed residual detached.
@@ -79,7 +85,8 @@ def adjusted_loss(
     Args:
         pred: [N, C] (or [N]) predictions, row i belonging to point i of ``groups``.
         target: same shape as ``pred`` ([N] and [N, 1] go together); finite.
-        S: [n_groups, n_groups] transformation matrix, or None for S = I (plain MSE gradient).
+        S: [n_groups, n_groups] transformation matrix, a :class:`~iga.core.Balanced` (applied
+            in its low-rank form, cheaper), or None for S = I (plain MSE gradient).
         groups: index tensor [n_groups, p] (or a prebuilt :class:`Grouping`, cheaper).
 
     Raises:
@@ -123,6 +130,10 @@ class IGA:
         target: custom target spectrum g(λ) (overrides end/start/ref), see :func:`balance`.
         entk_method: ``"auto"``, ``"linear"`` or ``"functorch"`` (see :func:`iga.entk`).
         seed: seed of the random sampling modes.
+        solver: ``"exact"`` (default) or ``"subspace"``: the top eigenpairs by a few subspace
+            iterations warm-started from the previous refresh, checked, with the exact solver
+            as fallback (see :func:`~iga.core.balance`; ``oversample``, ``iters``, ``tol`` are
+            its settings).
 
     After each refresh, :attr:`spectrum` holds the last :class:`Balanced` (eigenvalues before
     and after, λ_ref, condition numbers) and :meth:`stats` a flat dict for logging.
@@ -141,6 +152,10 @@ class IGA:
         target: TargetFn | None = None,
         entk_method: str = "auto",
         seed: int | None = None,
+        solver: str = "exact",
+        oversample: int = 10,
+        iters: int = 2,
+        tol: float = 0.2,
     ) -> None:
         if isinstance(groups, Grouping):
             grouping = groups
@@ -165,6 +180,8 @@ class IGA:
             raise ValueError(f"ref must be 'end' or 'start'; got {ref!r}")
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be an int >= 1; got {every!r}")
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}")
         self.model = model
         self.grouping = grouping
         self.end, self.start, self.ref = end, start, ref
@@ -173,11 +190,19 @@ class IGA:
         self.target = target
         self.entk_method = entk_method
         self.sampler = Sampler(sampling, grouping, seed)
+        self.solver, self.oversample, self.iters, self.tol = solver, oversample, iters, tol
         self.spectrum: Balanced | None = None
-        self.S: torch.Tensor | None = None
         self.calls = 0
+        self.fallbacks = 0
+        """How many subspace refreshes fell back to the exact solver."""
         self._checked = entk_method != "auto"
         self._target: torch.Tensor | None = None  # the last target whose values were checked
+
+    @property
+    def S(self) -> torch.Tensor | None:  # noqa: N802 - the paper's name
+        """The current S as a dense [n, n] matrix (formed on first access; training applies
+        it in low-rank form), or None before the first refresh."""
+        return None if self.spectrum is None else self.spectrum.S
 
     @property
     def active(self) -> bool:
@@ -210,8 +235,20 @@ class IGA:
         """Pick representatives, compute their eNTK and a new S."""
         idx = self.sampler(residual)
         K = self.kernel(inputs[idx])
-        self.spectrum = balance(K, self.end, self.start, self.ref, self.target)
-        self.S = self.spectrum.S.to(residual.device)
+        warm = self.spectrum.block if self.spectrum is not None else None
+        self.spectrum = balance(
+            K,
+            self.end,
+            self.start,
+            self.ref,
+            self.target,
+            solver=self.solver,
+            warm=warm,
+            oversample=self.oversample,
+            iters=self.iters,
+            tol=self.tol,
+        )
+        self.fallbacks += int(bool(self.spectrum.info.get("fell_back")))
         return self.spectrum
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -230,7 +267,7 @@ class IGA:
         if self.active and self.calls % self.every == 0:
             self.refresh(_as_2d(pred).detach() - _as_2d(target), inputs)
         self.calls += 1
-        return _mixed_loss(pred, target, self.S if self.active else None, self.grouping)
+        return _mixed_loss(pred, target, self.spectrum if self.active else None, self.grouping)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs to continue exactly: call count, S, the last
@@ -240,15 +277,19 @@ class IGA:
         spectrum = None
         if s is not None:
             spectrum = {
-                "S": s.S,
                 "top": s.top,
                 "scale": s.scale,
                 "lambda_ref": s.lambda_ref,
                 "K": s.K,
+                "V": s.V,
+                "info": s.info,
+                "block": s.block,
             }
+            if s.V is None:  # only the dense S is known (identity, or an old checkpoint)
+                spectrum["S"] = s.S
         return {
             "calls": self.calls,
-            "S": self.S,
+            "fallbacks": self.fallbacks,
             "spectrum": spectrum,
             "sampler": self.sampler.state_dict(),
             "entk_method": self.entk_method,
@@ -258,9 +299,16 @@ class IGA:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
         self.calls = int(state["calls"])
-        self.S = state["S"]
+        self.fallbacks = int(state.get("fallbacks", 0))
         spec = state["spectrum"]
-        self.spectrum = None if spec is None else Balanced(**spec)
+        if spec is None:
+            self.spectrum = None
+        else:
+            spec = dict(spec)
+            dense = spec.pop("S", None)  # checkpoints before the low-rank S kept only this
+            self.spectrum = Balanced(**spec)
+            if self.spectrum.V is None and dense is not None:
+                self.spectrum._S = dense
         self.sampler.load_state_dict(state["sampler"])
         self.entk_method = state["entk_method"]
         self._checked = bool(state["checked"])

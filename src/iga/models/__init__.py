@@ -3,8 +3,25 @@
 
 from __future__ import annotations
 
-from iga.models.inr import ARCH_OPTIONS, ARCHS, INR, OPTION_HELP, build, count_parameters
-from iga.models.layers import Finer, Gaussian, PositionalEncoding, RealGabor, Sine
+from iga.models.inr import (
+    ARCH_OPTIONS,
+    ARCHS,
+    COMMON_OPTIONS,
+    HADAMARD,
+    INR,
+    OPTION_HELP,
+    build,
+    count_parameters,
+)
+from iga.models.layers import (
+    Finer,
+    Gaussian,
+    Hadamard,
+    PositionalEncoding,
+    RealGabor,
+    Sine,
+    SphericalNorm,
+)
 from iga.models.reparam import (
     BN_OPTIONS,
     BN_POSITION,
@@ -22,11 +39,14 @@ __all__ = [
     "ARCH_OPTIONS",
     "BN_OPTIONS",
     "BN_POSITION",
+    "COMMON_OPTIONS",
     "BNINR",
     "FR_ALPHA",
     "FR_OPTIONS",
     "FRINR",
     "FRLinear",
+    "HADAMARD",
+    "Hadamard",
     "MODEL_METHODS",
     "OPTION_HELP",
     "INR",
@@ -35,6 +55,7 @@ __all__ = [
     "PositionalEncoding",
     "RealGabor",
     "Sine",
+    "SphericalNorm",
     "build",
     "count_parameters",
     "fourier_bases",

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from iga.models.layers import Finer, Gaussian, PositionalEncoding, RealGabor, Sine
+from iga.models.layers import (
+    Finer,
+    Gaussian,
+    Hadamard,
+    PositionalEncoding,
+    RealGabor,
+    Sine,
+    SphericalNorm,
+)
 
 if TYPE_CHECKING:  # reparam imports this module; the types are for annotations only
     from iga.models.reparam import BNINR, FRINR
@@ -32,6 +40,8 @@ if TYPE_CHECKING:  # reparam imports this module; the types are for annotations 
 __all__ = [
     "ARCHS",
     "ARCH_OPTIONS",
+    "COMMON_OPTIONS",
+    "HADAMARD",
     "OPTION_HELP",
     "INR",
     "build",
@@ -51,7 +61,18 @@ ARCH_OPTIONS: Mapping[str, Mapping[str, object]] = MappingProxyType(
         "gauss": MappingProxyType({"scale": 10.0}),
     }
 )
-"""For each arch, the extra keyword options :func:`build` accepts and their defaults."""
+"""For each arch, the extra keyword options :func:`build` accepts and their defaults (besides
+:data:`COMMON_OPTIONS`)."""
+
+HADAMARD: tuple[str, ...] = ("none", "first", "all")
+"""Which hidden layers the ``hadamard`` option modulates."""
+
+COMMON_OPTIONS: Mapping[str, object] = MappingProxyType(
+    {"spherical_norm": False, "hadamard": "none"}
+)
+"""Options every arch accepts (Ou & Zhuang, 2025: components that reduce NTK eigenvalue
+variance); left out of :meth:`INR.describe` at these defaults, so existing runs keep their
+descriptions and keys."""
 
 OPTION_HELP: Mapping[str, str] = MappingProxyType(
     {
@@ -61,6 +82,9 @@ OPTION_HELP: Mapping[str, str] = MappingProxyType(
         "first_bias_scale": "FINER first-layer bias drawn from U(-k, k) with this k",
         "scale0": "Gaussian window width factor of the real Gabor (wire) activation",
         "scale": "width factor s of the Gaussian activation exp(-(s z)^2)",
+        "spherical_norm": "true: project hidden features onto the sphere of radius sqrt(width)",
+        "hadamard": "none|first|all: hidden layers whose output is act(z1) * act(z2) of two "
+        "halves of a doubled linear layer (Hadamard modulation)",
     }
 )
 """One-line description of every option in :data:`ARCH_OPTIONS`, for ``--help`` texts."""
@@ -99,7 +123,8 @@ class INR(nn.Module):
         self.in_features: int = getattr(self.encoding, "in_features", linears[0].in_features)
         self.encoded_features: int = linears[0].in_features
         self.out_features: int = linears[-1].out_features
-        self.hidden_features: int = linears[0].out_features if len(linears) > 1 else 0
+        # The second linear's input: the width even when the first is doubled (hadamard).
+        self.hidden_features: int = linears[1].in_features if len(linears) > 1 else 0
         self.hidden_layers: int = len(linears) - 1
 
     def _check_structure(self) -> None:
@@ -176,13 +201,26 @@ def _as_float(name: str, value: object, *, positive: bool) -> float:
 
 
 def _resolve_options(arch: str, given: Mapping[str, Any]) -> dict[str, object]:
-    accepted = ARCH_OPTIONS[arch]
+    accepted = {**ARCH_OPTIONS[arch], **COMMON_OPTIONS}
     unknown = [k for k in given if k not in accepted]
     if unknown:
         names = ", ".join(repr(k) for k in unknown)
-        choices = ", ".join(accepted) if accepted else "no extra options"
-        raise TypeError(f"arch {arch!r} got unknown option(s) {names}; it accepts: {choices}")
-    opts: dict[str, object] = {**accepted, **given}
+        raise TypeError(
+            f"arch {arch!r} got unknown option(s) {names}; it accepts: {', '.join(accepted)}"
+        )
+    opts: dict[str, object] = {**ARCH_OPTIONS[arch], **given}
+    if "spherical_norm" in opts:
+        value = opts["spherical_norm"]
+        if not isinstance(value, bool):
+            raise ValueError(f"spherical_norm must be true or false; got {value!r}")
+        if not value:
+            del opts["spherical_norm"]  # the default: not part of the description
+    if "hadamard" in opts:
+        value = opts["hadamard"]
+        if value not in HADAMARD:
+            raise ValueError(f"hadamard must be one of {', '.join(HADAMARD)}; got {value!r}")
+        if value == "none":
+            del opts["hadamard"]
     if "pe_levels" in opts:
         opts["pe_levels"] = _as_int("pe_levels", opts["pe_levels"], 0)
     for key in ("omega0", "scale0", "scale"):
@@ -204,20 +242,32 @@ def _resolve_options(arch: str, given: Mapping[str, Any]) -> dict[str, object]:
 # Construction
 
 
-def _mlp(
+def _mlp_stack(
     in_features: int,
     out_features: int,
     hidden_features: int,
     hidden_layers: int,
     activation: Callable[[int], nn.Module],
+    hadamard: str = "none",
+    spherical_norm: bool = False,
 ) -> nn.Sequential:
-    """Linear/activation stack; ``activation(i)`` makes the activation after linear ``i``."""
+    """Linear/activation stack; ``activation(i)`` makes the activation after linear ``i``.
+
+    ``hadamard`` ("first"/"all"): those hidden linears output twice the width and their
+    activation is :class:`Hadamard`; ``spherical_norm``: :class:`SphericalNorm` after every
+    hidden activation.
+    """
     dims = [in_features] + [hidden_features] * hidden_layers + [out_features]
     modules: list[nn.Module] = []
     for i in range(hidden_layers + 1):
-        modules.append(nn.Linear(dims[i], dims[i + 1]))
-        if i < hidden_layers:
-            modules.append(activation(i))
+        if i == hidden_layers:
+            modules.append(nn.Linear(dims[i], dims[i + 1]))
+            break
+        modulated = hadamard == "all" or (hadamard == "first" and i == 0)
+        modules.append(nn.Linear(dims[i], dims[i + 1] * (2 if modulated else 1)))
+        modules.append(Hadamard(activation(i)) if modulated else activation(i))
+        if spherical_norm:
+            modules.append(SphericalNorm())
     return nn.Sequential(*modules)
 
 
@@ -248,6 +298,14 @@ def _construct(
 ) -> INR:
     encoding: nn.Module | None = None
     net_in = in_features
+
+    def _mlp(*args: Any) -> nn.Sequential:
+        return _mlp_stack(
+            *args,
+            hadamard=str(opts.get("hadamard", "none")),
+            spherical_norm=bool(opts.get("spherical_norm", False)),
+        )
+
     if arch == "relu":
         net = _mlp(net_in, out_features, hidden_features, hidden_layers, lambda i: nn.ReLU())
     elif arch == "pe":

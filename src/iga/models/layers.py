@@ -17,7 +17,15 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["Finer", "Gaussian", "PositionalEncoding", "RealGabor", "Sine"]
+__all__ = [
+    "Finer",
+    "Gaussian",
+    "Hadamard",
+    "PositionalEncoding",
+    "RealGabor",
+    "Sine",
+    "SphericalNorm",
+]
 
 
 class Sine(nn.Module):
@@ -132,3 +140,41 @@ class PositionalEncoding(nn.Module):
             f"in_features={self.in_features}, levels={self.levels}, "
             f"out_features={self.out_features}"
         )
+
+
+class SphericalNorm(nn.Module):
+    """Project each row of hidden features onto the sphere of radius ``sqrt(m)``:
+    ``h ← sqrt(m) h / max(‖h‖₂, eps)`` over the last dimension (``m`` features).
+
+    The radius ``sqrt(m)`` keeps the root-mean-square feature at 1, the scale the next layer's
+    default initialisation expects, so only the direction of ``h`` changes, not the overall
+    scale of the network. Row-wise, so ``f(x)[i] == f(x[i])`` still holds.
+    """
+
+    def __init__(self, eps: float = 1e-12) -> None:
+        super().__init__()
+        self.eps = float(eps)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        norm = torch.linalg.vector_norm(h, dim=-1, keepdim=True).clamp_min(self.eps)
+        return h * (math.sqrt(h.shape[-1]) / norm)
+
+    def extra_repr(self) -> str:
+        return f"radius=sqrt(features), eps={self.eps:g}"
+
+
+class Hadamard(nn.Module):
+    """Hadamard (multiplicative) modulation: ``act(z[..., :m]) * act(z[..., m:])``.
+
+    The preceding linear layer outputs ``2 m`` features; the activation of one half modulates
+    the other elementwise, so the layer computes the product of two feature maps of the same
+    input (as in multiplicative filter networks, Fathony et al., ICLR 2021) and outputs ``m``.
+    """
+
+    def __init__(self, activation: nn.Module) -> None:
+        super().__init__()
+        self.activation = activation
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        a, b = z.chunk(2, dim=-1)
+        return self.activation(a) * self.activation(b)

@@ -64,7 +64,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from iga.models.inr import INR, count_parameters
+from iga.models.inr import COMMON_OPTIONS, INR, count_parameters
 from iga.models.layers import Finer, Sine
 
 __all__ = [
@@ -375,6 +375,12 @@ def from_plain(plain: INR, method: str, **options: Any) -> INR | FRINR | BNINR:
     opts = _resolve(method, plain.arch, options)
     if method == "vanilla":
         return plain
+    used = [k for k in COMMON_OPTIONS if k in plain.options]
+    if used:
+        raise ValueError(
+            f"model option {', '.join(used)} is not combined with method {method!r} (FR and BN "
+            "reparameterise the plain MLP); use it with vanilla or iga"
+        )
     linears = plain.linears
     if method == "fr":
         sine_w0 = (

@@ -1,0 +1,202 @@
+"""The warm-started subspace eigensolver and the low-rank S, against ``eigh`` and the dense S."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import iga
+from iga.bench import parse_variant
+from iga.core.spectrum import top_eigh
+from iga.io import config_key
+
+
+def kernel(n: int = 60, p: int = 400, decay: float = 3.0, seed: int = 0) -> torch.Tensor:
+    """A PSD kernel with a spread-out spectrum (like an eNTK's)."""
+    g = torch.Generator().manual_seed(seed)
+    J = torch.randn(n, p, generator=g, dtype=torch.float64)
+    J = J * torch.logspace(0, -decay, p, dtype=torch.float64)
+    return J @ J.T
+
+
+def exact_pairs(K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    ev, V = torch.linalg.eigh(K)
+    return ev.flip(0), V.flip(1)
+
+
+def test_top_eigh_from_the_true_subspace_is_exact() -> None:
+    K = kernel()
+    ev, V = exact_pairs(K)
+    th, U, res = top_eigh(K, 5, warm=V[:, :12], iters=1)
+    torch.testing.assert_close(th, ev[:12], rtol=1e-10, atol=1e-12)
+    assert res is not None and float(res.max()) < 1e-8 * float(ev[0])
+    # Same vectors up to sign.
+    torch.testing.assert_close((U * V[:, :12]).sum(0).abs(), torch.ones(12, dtype=torch.float64))
+
+
+def test_top_eigh_converges_from_a_perturbed_start() -> None:
+    K = kernel()
+    ev, V = exact_pairs(K)
+    g = torch.Generator().manual_seed(1)
+    start = V[:, :15] + 0.05 * torch.randn(60, 15, generator=g, dtype=torch.float64)
+    errors = []
+    for iters in (1, 2, 4):
+        th, _, _ = top_eigh(K, 6, warm=start, iters=iters)
+        errors.append(float(((th[:6] - ev[:6]) / ev[:6]).abs().max()))
+    assert errors[2] < errors[1] < errors[0] and errors[2] < 1e-4, errors
+    with pytest.raises(ValueError, match="warm must be"):
+        top_eigh(K, 6, warm=start[:, :4])
+
+
+def test_balanced_apply_is_the_dense_S() -> None:
+    K = kernel()
+    b = iga.balance(K.float(), 8)
+    R = torch.randn(60, 7)
+    torch.testing.assert_close(b.apply(R), b.S @ R, rtol=1e-5, atol=1e-5)
+    assert b.V is not None and b.V.shape == (60, 9)
+    # S from the low-rank form matches S by definition (I - Σ (1 - λ_end/λ_i) v vᵀ).
+    ev, V = exact_pairs(K)
+    S = torch.eye(60, dtype=torch.float64)
+    for i in range(8):
+        S -= (1 - ev[8] / ev[i]) * torch.outer(V[:, i], V[:, i])
+    torch.testing.assert_close(b.S.double(), S, rtol=1e-5, atol=1e-6)
+
+
+def test_subspace_balance_matches_exact_and_falls_back() -> None:
+    K = kernel()
+    first = iga.balance(K, 8, solver="subspace")  # no warm start yet: exact, seeds the block
+    assert first.info == {"solver": "exact"} and first.block is not None
+    assert first.block.shape == (60, 19)
+    K2 = K + 1e-3 * kernel(seed=5)  # the next step's kernel: close, not equal
+    exact = iga.balance(K2, 8)
+    sub = iga.balance(K2, 8, solver="subspace", warm=first.block)
+    assert sub.info["solver"] == "subspace" and not sub.info["fell_back"]
+    R = torch.randn(60, 5, dtype=torch.float64)
+    err = torch.linalg.norm(sub.apply(R) - exact.apply(R)) / torch.linalg.norm(exact.apply(R))
+    assert float(err) < 1e-3
+    # An impossible tolerance: the exact solver takes over, with the same S as exact.
+    strict = iga.balance(K2, 8, solver="subspace", warm=first.block, tol=0.0)
+    assert strict.info["fell_back"]
+    torch.testing.assert_close(strict.S, exact.S)
+    # A warm start of the wrong width (e.g. end changed): solved exactly, a new block kept.
+    other = iga.balance(K2, 8, solver="subspace", warm=first.block[:, :10])
+    assert other.info == {"solver": "exact"} and other.block.shape == (60, 19)
+    with pytest.raises(ValueError, match="solver must be"):
+        iga.balance(K, 8, solver="lanczos")
+
+
+def mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 3)
+    )
+
+
+def train(adj: iga.IGA, model: nn.Module, steps: int, x: torch.Tensor, y: torch.Tensor) -> None:
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss = adj.loss(model(x), y, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_iga_subspace_trains_like_exact_and_resumes_exactly() -> None:
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.rand(256, 2, generator=g), torch.rand(256, 3, generator=g)
+    groups = iga.groups.grid((16, 16), 2)  # 64 groups
+    runs = {}
+    for solver in ("exact", "subspace"):
+        model = mlp()
+        adj = iga.IGA(model, groups, end=6, solver=solver)
+        train(adj, model, 30, x, y)
+        runs[solver] = nn.functional.mse_loss(model(x), y).item()
+        assert adj.spectrum is not None and adj.spectrum.info["solver"] == solver
+    assert runs["subspace"] == pytest.approx(runs["exact"], rel=0.05)
+    # Stop after 10 steps, restore into a fresh adjuster, continue: the same as 20 straight.
+    model = mlp()
+    adj = iga.IGA(model, groups, end=6, solver="subspace")
+    train(adj, model, 20, x, y)
+    straight = [p.detach().clone() for p in model.parameters()]
+    model = mlp()
+    opt_state = None
+    adj = iga.IGA(model, groups, end=6, solver="subspace")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(10):
+        loss = adj.loss(model(x), y, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    state = adj.state_dict()
+    opt_state = opt.state_dict()
+    adj2 = iga.IGA(model, groups, end=6, solver="subspace")
+    adj2.load_state_dict(state)
+    opt2 = torch.optim.Adam(model.parameters(), lr=1e-2)
+    opt2.load_state_dict(opt_state)
+    for _ in range(10):
+        loss = adj2.loss(model(x), y, x)
+        opt2.zero_grad()
+        loss.backward()
+        opt2.step()
+    for a, b in zip(straight, model.parameters(), strict=True):
+        torch.testing.assert_close(a, b.detach())
+
+
+def test_old_checkpoints_with_a_dense_S_still_load() -> None:
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.rand(64, 2, generator=g), torch.rand(64, 3, generator=g)
+    model = mlp()
+    adj = iga.IGA(model, iga.groups.grid((8, 8), 2), end=3)
+    adj.loss(model(x), y, x)
+    s = adj.spectrum
+    assert s is not None
+    old = {  # the layout written before S was kept in low-rank form
+        "calls": 1,
+        "S": s.S,
+        "spectrum": {
+            "S": s.S,
+            "top": s.top,
+            "scale": s.scale,
+            "lambda_ref": s.lambda_ref,
+            "K": s.K,
+        },
+        "sampler": adj.sampler.state_dict(),
+        "entk_method": adj.entk_method,
+        "checked": True,
+    }
+    fresh = iga.IGA(model, iga.groups.grid((8, 8), 2), end=3, every=5)
+    fresh.load_state_dict(old)
+    assert fresh.S is not None
+    torch.testing.assert_close(fresh.S, s.S)
+    R = torch.randn(16, 4)
+    torch.testing.assert_close(fresh.spectrum.apply(R), s.apply(R), rtol=1e-5, atol=1e-6)
+
+
+def test_adjusted_loss_takes_a_balanced() -> None:
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.rand(64, 2, generator=g), torch.rand(64, 3, generator=g)
+    model = mlp()
+    groups = iga.groups.grid((8, 8), 2)
+    b = iga.balance(iga.entk(model, x[::4]), 4)
+    params = list(model.parameters())
+    g1 = torch.autograd.grad(iga.adjusted_loss(model(x), y, b, groups), params)
+    g2 = torch.autograd.grad(iga.adjusted_loss(model(x), y, b.S, groups), params)
+    for a, c in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, c, rtol=1e-4, atol=1e-7)
+
+
+def test_the_solver_field_keeps_old_run_keys() -> None:
+    old = {"path": "a.png", "method": {"method": "iga", "end": 20}, "train": {"steps": 5}}
+    new = {**old, "method": {**old["method"], "solver": "exact"}}
+    assert config_key(new, {"model": "m"}) == config_key(old, {"model": "m"})
+    sub = {**old, "method": {**old["method"], "solver": "subspace"}}
+    assert config_key(sub, {"model": "m"}) != config_key(old, {"model": "m"})
+
+
+def test_overhead_variants_parse() -> None:
+    assert parse_variant("exact") == {"solver": "exact", "every": 1}
+    assert parse_variant("subspace/e4") == {"solver": "subspace", "every": 4}
+    for bad in ("lanczos", "exact/4", "exact/e0"):
+        with pytest.raises(ValueError, match="--variants"):
+            parse_variant(bad)
