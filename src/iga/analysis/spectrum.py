@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -496,9 +497,11 @@ def spectra_figure(
     """
     if not results:
         raise ValueError("spectra_figure needs at least one spectrum; pass {label: result}")
-    fig = Figure(figsize=(6.4, 4.2), dpi=120, layout="constrained")
+    many = len(results) > 10  # beyond the default colour cycle: 20 colours, two line styles
+    fig = Figure(figsize=(7.6, 4.8) if many else (6.4, 4.2), dpi=120, layout="constrained")
     ax = fig.add_subplot()
-    for label, res in results.items():
+    palette = matplotlib.colormaps["tab20"].colors
+    for k, (label, res) in enumerate(results.items()):
         items = _stack(res)
         n = min(r.eigenvalues.numel() for r in items)
         ev = np.stack([r.eigenvalues[:n].numpy() for r in items])
@@ -510,8 +513,13 @@ def spectra_figure(
             lo, hi = np.nanmin(ev, axis=0), np.nanmax(ev, axis=0)
         var = _median_stat(items, "variance_normalised")
         cond = _median_stat(items, "condition")
+        style = {"color": palette[k % 20], "linestyle": ("-", "--")[k // 20 % 2]} if many else {}
         (line,) = ax.plot(
-            index, mid, linewidth=1.5, label=f"{label}: Var/mean² {var:.3g}, cond {cond:.2e}"
+            index,
+            mid,
+            linewidth=1.5,
+            label=f"{label}: Var/mean² {var:.3g}, cond {cond:.2e}",
+            **style,
         )
         if len(items) > 1:
             ax.fill_between(index, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
@@ -519,7 +527,7 @@ def spectra_figure(
     ax.set_xlabel("eigenvalue index")
     ax.set_ylabel("eigenvalue of the eNTK")
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7 if many else 8, ncol=2 if many else 1)
     if title:
         ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
