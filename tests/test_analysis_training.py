@@ -122,3 +122,67 @@ def test_cli_analyze_training(
     for name in ("spectra_training.png", "bands.png", "band_ratio.png"):
         assert (out / name).stat().st_size > 0
     assert (out / "vanilla" / "seed1" / "spectra_training.npz").is_file()
+
+
+def test_spectrum_1d_arch_specs_and_short_fits(
+    png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from iga.analysis import arch_spec
+
+    assert arch_spec("pe:pe_levels=3:spherical_norm") == (
+        "pe",
+        {"pe_levels": 3, "spherical_norm": True},
+    )
+    with pytest.raises(ValueError, match="unknown arch 'sine'"):
+        arch_spec("sine:x=1")
+    out = tmp_path / "s1d"
+    argv = ["analyze", "spectrum", "--signal", "1d", "--archs", "relu,relu:hadamard=all"]
+    assert (
+        main(
+            [
+                *argv,
+                "--patch",
+                "64",
+                "--width",
+                "8",
+                "--seeds",
+                "0",
+                "--end",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    record = json.loads((out / "spectra.json").read_text())
+    assert record["signal"] == "1d" and record["n_points"] == 32
+    assert set(record["results"]) == {"relu", "relu:hadamard=all"}
+    # Same weights seed, different model: the option reached the factory.
+    plain, mod = (record["results"][k][0]["eigenvalues"] for k in ("relu", "relu:hadamard=all"))
+    assert plain != mod
+    out2 = tmp_path / "fits"
+    argv = ["analyze", "spectrum", "--image", str(png), "--size", "16x16", "--patch", "4"]
+    argv += ["--archs", "relu,relu:spherical_norm", "--width", "8", "--seeds", "0", "--end", "3"]
+    assert (
+        main([*argv, "--fit-steps", "3", "--fit-methods", "vanilla,iga", "--out", str(out2)]) == 0
+    )
+    fits = json.loads((out2 / "spectra.json").read_text())["fits"]
+    assert set(fits["relu:spherical_norm"]) == {"vanilla", "iga"}
+    assert "relu:spherical_norm iga: best PSNR" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "analyze",
+                "spectrum",
+                "--signal",
+                "1d",
+                "--fit-steps",
+                "3",
+                "--out",
+                str(tmp_path / "bad"),
+            ]
+        )
+        == 1
+    )
+    assert "--signal 1d" in capsys.readouterr().err

@@ -595,6 +595,14 @@ class SpectrumOptions:
             "choices": SAMPLINGS,
         },
     )
+    signal: str = field(
+        default="image",
+        metadata={
+            "help": "image (patch centres of --image) or 1d (the middle sample of each group "
+            "of --patch consecutive samples of `iga fit function`'s line); without --run",
+            "choices": ("image", "1d"),
+        },
+    )
     fit_steps: int = field(
         default=0,
         metadata={
@@ -632,6 +640,10 @@ class SpectrumOptions:
                 raise ValueError(f"{flag} must be >= {low}; got {value}")
         if self.fit_steps < 0:
             raise ValueError(f"--fit-steps must be >= 0; got {self.fit_steps}")
+        if self.signal not in ("image", "1d"):
+            raise ValueError(f"--signal must be image or 1d; got {self.signal!r}")
+        if self.signal == "1d" and (self.fit_steps or self.runs):
+            raise ValueError("--signal 1d analyses archs at initialisation: drop --fit-steps/--run")
         from ..train import METHODS
 
         for method in self.fit_methods:
@@ -739,6 +751,8 @@ def analyze_spectrum(
             label: [res.to_dict()] for label, res in zip(labels, results, strict=True)
         }
     else:
+        if opts.signal == "1d":
+            return _spectrum_1d(opts, record, say)
         image, data = analysis_image(opts.image, opts.size, opts.patch)
         idx = patch_centres(data.height, data.width, opts.patch)
         n = int(idx.numel())
@@ -778,28 +792,75 @@ def analyze_spectrum(
             title=f"eNTK at init, {name} {data.width}x{data.height}, {n} patch centres, "
             f"width {opts.width}",
         )
-        first = opts.archs[0]
-        items = results_by_arch[first]
-        pair: dict[str, Any] = {f"{first}: K": items}
-        if opts.end:
-            pair[f"{first}: K·S (IGA, end {opts.end})"] = [r.balanced() for r in items]
-        spectra_figure(pair, out / "spectra_iga.png", title=f"{first} at init: K vs K·S")
         record.update(
-            mode="archs",
             image=image_label(image),
             image_size=[data.width, data.height],
-            n_points=n,
-            results={a: [r.to_dict() for r in rs] for a, rs in results_by_arch.items()},
-            summary={
-                a: {
-                    "stats": _median_stats(rs),
-                    "stats_adjusted": _median_stats(rs, adjusted=True) if opts.end else None,
-                }
-                for a, rs in results_by_arch.items()
-            },
+            **_archs_record(opts, results_by_arch, n, out),
         )
         if opts.fit_steps:
             record["fits"] = _short_fits(opts, image, say)
+    write_json(out / "spectra.json", record)
+    return record
+
+
+def _archs_record(
+    opts: SpectrumOptions, results: Mapping[str, list[SpectrumResult]], n: int, out: Path
+) -> dict[str, Any]:
+    """Draw the first arch's K against K·S (``spectra_iga.png``) and return the JSON record
+    of an arch comparison."""
+    first = opts.archs[0]
+    pair: dict[str, Any] = {f"{first}: K": results[first]}
+    if opts.end:
+        pair[f"{first}: K·S (IGA, end {opts.end})"] = [r.balanced() for r in results[first]]
+    spectra_figure(pair, out / "spectra_iga.png", title=f"{first} at init: K vs K·S")
+    return {
+        "mode": "archs",
+        "n_points": n,
+        "results": {a: [r.to_dict() for r in rs] for a, rs in results.items()},
+        "summary": {
+            a: {
+                "stats": _median_stats(rs),
+                "stats_adjusted": _median_stats(rs, adjusted=True) if opts.end else None,
+            }
+            for a, rs in results.items()
+        },
+    }
+
+
+def _spectrum_1d(
+    opts: SpectrumOptions, record: dict[str, Any], say: Callable[[str], None]
+) -> dict[str, Any]:
+    """``--signal 1d``: the archs at initialisation on the middle sample of each group of
+    ``--patch`` consecutive samples of the 1D task's line (``iga fit function``'s default
+    signal: 2048 samples of [-1, 1], one output)."""
+    from ..tasks.function1d import SignalConfig, make_signal
+
+    inputs = make_signal(SignalConfig()).inputs
+    idx = torch.arange(opts.patch // 2, inputs.shape[0], opts.patch)
+    n = int(idx.numel())
+    if opts.end >= n:
+        raise ValueError(
+            f"--end {opts.end} must be smaller than the number of groups ({n} groups of "
+            f"{opts.patch} of the {inputs.shape[0]} samples); lower --end or --patch"
+        )
+    say(f"eNTK at initialisation on {n} points of [-1, 1] (one per {opts.patch} samples)")
+    results = compare_archs(
+        opts.archs,
+        inputs[idx],
+        width=opts.width,
+        hidden_layers=opts.hidden_layers,
+        seeds=opts.seeds,
+        end=opts.end or None,
+        out_features=1,
+        on_arch=lambda a, items: say(f"{a}: {_describe(_median_stats(items))}"),
+    )
+    out = Path(opts.out)
+    spectra_figure(
+        results,
+        out / "spectra_archs.png",
+        title=f"eNTK at init, 1D line, {n} points, width {opts.width}",
+    )
+    record.update(signal="1d", **_archs_record(opts, results, n, out))
     write_json(out / "spectra.json", record)
     return record
 
