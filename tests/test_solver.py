@@ -200,3 +200,12 @@ def test_overhead_variants_parse() -> None:
     for bad in ("lanczos", "exact/4", "exact/e0"):
         with pytest.raises(ValueError, match="--variants"):
             parse_variant(bad)
+
+
+def test_peak_memory_runs_the_steps_in_a_fresh_process() -> None:
+    from iga.bench import OverheadConfig, peak_memory
+
+    cfg = OverheadConfig(size="16x16", width=8, patch=4, end=3, repeats=2, warmup=1, threads=1)
+    vanilla = peak_memory(cfg, "relu", "vanilla")
+    sub = peak_memory(cfg, "relu", "subspace/e2")
+    assert 50 * 2**20 < vanilla < 8 * 2**30 and 50 * 2**20 < sub < 8 * 2**30

@@ -28,7 +28,15 @@ from .tasks.base import check_groups
 from .tasks.image_data import ImageData, parse_size
 from .train import resolve_device
 
-__all__ = ["OverheadConfig", "background_load", "format_overhead", "overhead", "parse_variant"]
+__all__ = [
+    "OverheadConfig",
+    "background_load",
+    "format_overhead",
+    "memory_child",
+    "overhead",
+    "parse_variant",
+    "peak_memory",
+]
 
 
 @dataclass
@@ -51,6 +59,13 @@ class OverheadConfig:
         metadata={
             "help": "IGA variants timed against vanilla, comma-separated: exact (the "
             "default solver), subspace, and either with every k as exact/e2, subspace/e4"
+        },
+    )
+    memory: bool = field(
+        default=False,
+        metadata={
+            "help": "also measure the peak memory (RSS) of vanilla and each IGA variant, each "
+            "in a fresh process running the same steps"
         },
     )
     background_load: int = field(
@@ -282,7 +297,81 @@ def overhead(cfg: OverheadConfig, progress: Callable[[str], None] | None = None)
             out[arch]["device"] = str(device)
             out[arch]["threads"] = torch.get_num_threads()
             out[arch]["background_load"] = cfg.background_load
+    if cfg.memory:
+        for arch in cfg.arch_list:
+            if progress:
+                progress(f"peak memory of {arch}…")
+            base = peak_memory(cfg, arch, "vanilla")
+            out[arch]["vanilla_peak_mb"] = base / 2**20
+            for variant, d in out[arch]["variants"].items():
+                peak = peak_memory(cfg, arch, variant)
+                d["peak_mb"] = peak / 2**20
+                d["memory_ratio"] = peak / base
     return out
+
+
+def memory_child(spec: str) -> None:
+    """Run in a fresh process by :func:`peak_memory`: build the model and data of ``spec``
+    (JSON: path, size, arch, width, hidden_layers, patch, end, steps, threads, variant), run
+    ``steps`` training steps and print the process's peak resident set size in bytes."""
+    import json
+    import resource
+
+    a = json.loads(spec)
+    if a["threads"]:
+        torch.set_num_threads(a["threads"])
+    from .tasks.image import BUNDLED_IMAGE
+
+    data = ImageData.from_file(a["path"] or BUNDLED_IMAGE, size=parse_size(a["size"]))
+    x, y = data.coords, data.target
+    model = build(a["arch"], 2, 3, a["width"], a["hidden_layers"], seed=0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    adj = None
+    if a["variant"] != "vanilla":
+        groups = groups_mod.grid((data.height, data.width), a["patch"])
+        adj = IGA(model, groups, end=a["end"], **parse_variant(a["variant"]))
+    for _ in range(a["steps"]):
+        pred = model(x)
+        loss = torch.nn.functional.mse_loss(pred, y) if adj is None else adj.loss(pred, y, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss is in KiB on Linux and in bytes on macOS.
+    print(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def peak_memory(cfg: OverheadConfig, arch: str, variant: str) -> int:
+    """Peak RSS in bytes of a fresh process running ``warmup + repeats`` steps of ``variant``
+    (``"vanilla"`` or an IGA variant) for ``arch``: what a training run's memory peaks at,
+    interpreter and libraries included."""
+    import json
+
+    spec = json.dumps(
+        {
+            "path": cfg.path,
+            "size": cfg.size,
+            "arch": arch,
+            "width": cfg.width,
+            "hidden_layers": cfg.hidden_layers,
+            "patch": cfg.patch,
+            "end": cfg.end,
+            "steps": cfg.warmup + cfg.repeats,
+            "threads": cfg.threads,
+            "variant": variant,
+        }
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, "-c", f"from iga.bench import memory_child; memory_child({spec!r})"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"memory measurement failed: {done.stderr.strip().splitlines()[-1:]}")
+    return int(done.stdout.strip().splitlines()[-1])
 
 
 def format_overhead(res: dict) -> str:
@@ -301,4 +390,18 @@ def format_overhead(res: dict) -> str:
                 + " | ".join(f"{b[k]:.2f}" for k in keys)
                 + " |"
             )
+    memory = [
+        f"| {arch} | {variant} | {r['vanilla_peak_mb']:.0f} | {d['peak_mb']:.0f} | "
+        f"{d['memory_ratio']:.3f} |"
+        for arch, r in res.items()
+        if "vanilla_peak_mb" in r
+        for variant, d in r["variants"].items()
+    ]
+    if memory:
+        lines += [
+            "",
+            "| arch | IGA variant | vanilla peak MB | IGA peak MB | ratio |",
+            "| --- | --- | ---: | ---: | ---: |",
+            *memory,
+        ]
     return "\n".join(lines)
