@@ -447,7 +447,7 @@ def prepare_run_dir(path: PathLike, overwrite: bool) -> Path:
 _NOTHING = object()
 _ADDED_LATER: dict[str, dict[str, Any]] = {
     "train": {"schedule": "step"},
-    "method": {"solver": "exact"},
+    "method": {"solver": "exact", "solver_iters": 2},
 }
 """Per config section, fields added after results were committed, with the value every older
 run used: left out of the key at that value, so finished runs keep their keys (and are not

@@ -85,9 +85,16 @@ class MethodConfig:
         },
     )
 
+    solver_iters: int = field(
+        default=2,
+        metadata={"help": "IGA: subspace iterations per refresh (--solver subspace)", "min": 1},
+    )
+
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if isinstance(self.solver_iters, bool) or self.solver_iters < 1:
+            raise ValueError(f"--solver-iters must be >= 1; got {self.solver_iters}")
         if self.solver not in SOLVERS:
             raise ValueError(f"--solver must be one of {', '.join(SOLVERS)}; got {self.solver!r}")
 
@@ -180,6 +187,7 @@ def build_iga(model: nn.Module, groups: torch.Tensor, cfg: Any, seed: int = 0) -
         every=cfg.every,
         seed=seed,
         solver=getattr(cfg, "solver", "exact"),
+        iters=getattr(cfg, "solver_iters", 2),
     )
 
 
