@@ -57,7 +57,10 @@ class ModelConfig:
     hidden_layers: int = field(default=3, metadata={"help": "activations between linears"})
     options: dict[str, Any] = field(
         default_factory=dict,
-        metadata={"help": "arch option, e.g. pe_levels=6 (pe); with --method fr: fr_alpha=0.05"},
+        metadata={
+            "help": "arch option, e.g. pe_levels=6 (pe), spherical_norm=true, hadamard=all "
+            "(every arch); with --method fr: fr_alpha=0.05"
+        },
     )
 
     def __post_init__(self) -> None:
