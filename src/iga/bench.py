@@ -115,20 +115,24 @@ class OverheadConfig:
 
 
 def parse_variant(text: str) -> dict[str, Any]:
-    """``"subspace/e2"`` -> ``{"solver": "subspace", "every": 2}`` (:class:`iga.IGA` kwargs)."""
+    """``"subspace/e2/i3"`` -> ``{"solver": "subspace", "every": 2, "iters": 3}``
+    (:class:`iga.IGA` kwargs; ``eK``: refresh S every K steps, ``iK``: K subspace
+    iterations)."""
     from .core.spectrum import SOLVERS
 
-    solver, _, rest = text.partition("/")
-    every = 1
-    if rest:
-        if not (rest.startswith("e") and rest[1:].isdigit() and int(rest[1:]) >= 1):
+    solver, *parts = text.split("/")
+    given: dict[str, int] = {}
+    for part in parts:
+        key = {"e": "every", "i": "iters"}.get(part[:1])
+        if key is None or key in given or not part[1:].isdigit() or int(part[1:]) < 1:
             raise ValueError(
-                f"--variants {text!r}: write SOLVER or SOLVER/eK (K >= 1), e.g. subspace/e2"
+                f"--variants {text!r}: write SOLVER[/eK][/iK] (K >= 1), e.g. subspace/e2/i3"
             )
-        every = int(rest[1:])
+        given[key] = int(part[1:])
+    out: dict[str, Any] = {"solver": solver, "every": 1, **given}
     if solver not in SOLVERS:
         raise ValueError(f"--variants {text!r}: unknown solver; choose from {', '.join(SOLVERS)}")
-    return {"solver": solver, "every": every}
+    return out
 
 
 def _sync(device: torch.device) -> None:
@@ -213,7 +217,7 @@ def _phases(
         k: [] for k in ("forward", "select", "entk", "eigh_S", "mix", "backward_step")
     }
     warm = adj.spectrum.block if adj.spectrum is not None else None
-    solver = kw["solver"]
+    solver, iters = kw["solver"], kw.get("iters", 2)
     for _ in range(cfg.repeats):
         t, pred = _timed(lambda: model(x), device)
         phases["forward"].append(t)
@@ -222,7 +226,9 @@ def _phases(
         phases["select"].append(t)
         t, K = _timed(lambda idx=idx: entk(model, x[idx]), device)
         phases["entk"].append(t)
-        t, bal = _timed(lambda K=K, w=warm: balance(K, cfg.end, solver=solver, warm=w), device)
+        t, bal = _timed(
+            lambda K=K, w=warm: balance(K, cfg.end, solver=solver, warm=w, iters=iters), device
+        )
         warm = bal.block
         phases["eigh_S"].append(t)
         t, loss = _timed(lambda p=pred, b=bal: adjusted_loss(p, y, b, grouping), device)

@@ -60,6 +60,7 @@ IGA_VARIANTS: dict[str, dict[str, Any]] = {
     "iga-rsi": {"sampling": "random_once"},
     "iga-sub": {"solver": "subspace"},
     "iga-sub3": {"solver": "subspace", "solver_iters": 3},
+    "iga-sub3-e4": {"solver": "subspace", "solver_iters": 3, "every": 4},
     "iga-sub-e2": {"solver": "subspace", "every": 2},
     "iga-e2": {"every": 2},
     "iga-e4": {"every": 4},
@@ -69,7 +70,7 @@ IGA_VARIANTS: dict[str, dict[str, Any]] = {
 random pixel each step (RI), ``iga-rsi`` a random pixel drawn once at the start (RSI). Speed
 (docs/speed.md): ``iga-sub`` the warm-started subspace eigensolver (``iga-sub3`` with 3
 iterations instead of 2), ``iga-e2``/``iga-e4`` S
-refreshed every 2/4 steps, ``iga-sub-e2`` both."""
+refreshed every 2/4 steps, ``iga-sub-e2`` and ``iga-sub3-e4`` both."""
 SAMPLING_VARIANTS = ("iga-ri", "iga-rsi")
 BENCH_METHODS: tuple[str, ...] = (*METHODS, *IGA_VARIANTS)
 LABELS = {
@@ -83,6 +84,7 @@ LABELS = {
         "iga-rsi": "+IGA (RSI)",
         "iga-sub": "+IGA (subspace)",
         "iga-sub3": "+IGA (subspace, 3 iterations)",
+        "iga-sub3-e4": "+IGA (subspace, 3 iterations, every 4)",
         "iga-sub-e2": "+IGA (subspace, every 2)",
         "iga-e2": "+IGA (every 2)",
         "iga-e4": "+IGA (every 4)",
