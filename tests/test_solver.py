@@ -197,7 +197,8 @@ def test_the_solver_field_keeps_old_run_keys() -> None:
 def test_overhead_variants_parse() -> None:
     assert parse_variant("exact") == {"solver": "exact", "every": 1}
     assert parse_variant("subspace/e4") == {"solver": "subspace", "every": 4}
-    for bad in ("lanczos", "exact/4", "exact/e0"):
+    assert parse_variant("subspace/i3/e2") == {"solver": "subspace", "every": 2, "iters": 3}
+    for bad in ("lanczos", "exact/4", "exact/e0", "subspace/e2/e3"):
         with pytest.raises(ValueError, match="--variants"):
             parse_variant(bad)
 
