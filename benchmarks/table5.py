@@ -98,8 +98,14 @@ def main() -> None:
     p.add_argument("--out", default="", help="also write the table to this file")
     a = p.parse_args()
     text = (
-        "Best PSNR (dB), mean over kodim01-03, seed 0, cpu tier (192x128, width 64); "
-        "ms/step from `iga bench overhead` (mean over the archs).\n\n" + table(a.results, a.timings)
+        "# Table 5 at CPU scale: IGA's group size against gain and time\n\n"
+        "Best PSNR (dB), mean over kodim01-03, seed 0, cpu tier (192x128, width 64, the "
+        "paper's lrs and ends; patch 32 with end 20, as 24 groups leave no room for ReLU's "
+        "25), IGA with the exact solver, as in the runs; ms/step from `iga bench overhead "
+        "--width 64 --patch P --threads 2` (exact solver, mean over the archs, alone on the "
+        "2-core machine). Paper: their Table 5 (GPU, 768x512, patch 4x ours). Made by "
+        "`python benchmarks/table5.py --out benchmarks/results/image/table5.md`; the runs' "
+        "commands are in the script's docstring.\n\n" + table(a.results, a.timings)
     )
     print(text)
     if a.out:

@@ -266,3 +266,12 @@ def test_bn_evaluates_with_running_statistics_independent_of_chunking(
     perm = torch.randperm(len(pts), generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(_predict(model, pts[perm], chunk=7), whole[perm])
     assert abs(s["iou_eval"] - s["iou"]) < 0.15  # fresh points agree with the grid
+
+
+def test_every_above_one_is_refused_for_mini_batches(sphere: Path, tmp_path: Path) -> None:
+    # S belongs to one batch's groups; the next step draws other groups.
+    cfg = _cfg(sphere, tmp_path / "run")
+    cfg.method.every = 2
+    with pytest.raises(ValueError, match="--every must be 1"):
+        fit_occupancy(cfg, progress=False)
+    assert not (tmp_path / "run" / "summary.json").exists()

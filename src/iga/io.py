@@ -21,7 +21,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "prepare_run_dir",
     "run_state",
     "save_figure",
+    "save_gif",
     "save_png",
     "save_torch",
     "to_jsonable",
@@ -255,6 +256,26 @@ def save_png(path: PathLike, array: Any) -> Path:
     image = Image.fromarray(pixels)  # uint8 [H, W] -> "L", [H, W, 3] -> "RGB"
     with atomic_open(path) as f:
         image.save(f, format="PNG")
+    return Path(path)
+
+
+def save_gif(path: PathLike, frames: Sequence[Any], fps: float = 20.0) -> Path:
+    """Atomically save an animated GIF of ``frames`` (each as for :func:`save_png`, RGB),
+    looping forever."""
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("save_gif needs at least one frame")
+    images = [Image.fromarray(_to_uint8_image(f)) for f in frames]
+    with atomic_open(path) as f:
+        images[0].save(
+            f,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=round(1000 / fps),
+            loop=0,
+        )
     return Path(path)
 
 

@@ -312,6 +312,59 @@ def method_comparison(
     return save_figure(fig, path, bbox_inches="tight")
 
 
+def zoomed_comparison(
+    images: Mapping[str, Any],
+    path: PathLike,
+    *,
+    titles_extra: Mapping[str, str] | None = None,
+    crop: tuple[int, int, int, int] | None = None,
+    dpi: int = 90,
+) -> Path:
+    """Images side by side (top) and the same crop of each, enlarged (bottom).
+
+    ``images`` maps labels to ``[H, W, 3]`` arrays in [0, 1], the reference first. ``crop`` is
+    ``(row, col, height, width)``; by default a window a quarter of the size where the last
+    two images differ most (e.g. NeRF and NeRF+IGA), else where the first has the most detail.
+    """
+    if not images:
+        raise ValueError("zoomed_comparison needs at least one image; pass {label: image}")
+    arrays = {k: np.clip(_as_image(v, f"image {k!r}"), 0.0, 1.0) for k, v in images.items()}
+    first = next(iter(arrays.values()))
+    h, w = first.shape[:2]
+    if any(a.shape != first.shape for a in arrays.values()):
+        raise ValueError("zoomed_comparison needs images of one size")
+    if crop is None:
+        ch, cw = max(h // 4, 1), max(w // 4, 1)
+        if len(arrays) >= 3:
+            a, b = list(arrays.values())[-2:]
+            diff = np.abs(a - b).sum(axis=-1) if a.ndim == 3 else np.abs(a - b)
+            sat = np.pad(diff.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+            win = sat[ch:, cw:] - sat[:-ch, cw:] - sat[ch:, :-cw] + sat[:-ch, :-cw]
+            r, c = (int(i) for i in np.unravel_index(int(np.argmax(win)), win.shape))
+        else:
+            r, c = _detail_crop(first, (ch, cw))
+    else:
+        r, c, ch, cw = crop
+    extra = dict(titles_extra or {})
+    n = len(arrays)
+    panel = 2.6
+    fig = Figure(figsize=(panel * n, 2 * panel * h / w + 0.8), dpi=dpi, layout="constrained")
+    axes = fig.subplots(2, n, squeeze=False)
+    from matplotlib.patches import Rectangle
+
+    for j, (label, img) in enumerate(arrays.items()):
+        ax = axes[0, j]
+        ax.imshow(img, interpolation="nearest")
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), cw, ch, fill=False, edgecolor="red", lw=1.0))
+        sub = f"\n{extra[label]}" if extra.get(label) else ""
+        ax.set_title(f"{label}{sub}", fontsize=9)
+        ax.set_axis_off()
+        ax = axes[1, j]
+        ax.imshow(img[r : r + ch, c : c + cw], interpolation="nearest")
+        ax.set_axis_off()
+    return save_figure(fig, path)
+
+
 def gain_bars(
     gains: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float] | None]]],
     path: PathLike,

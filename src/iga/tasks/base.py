@@ -322,6 +322,17 @@ def fit(
     job = task.setup(cfg, device)
     method = task.method(cfg)
     adjuster = job.adjuster
+    if (
+        job.batch is not None
+        and getattr(method, "method", None) == "iga"
+        and getattr(method, "every", 1) != 1
+    ):
+        # S is a matrix over one batch's groups: reusing it on the next batch's groups mixes
+        # residuals of groups it was never computed for.
+        raise ValueError(
+            f"--every must be 1 for task {task.name!r}: each step draws a new batch of groups, "
+            "and S belongs to one batch"
+        )
     if adjuster is None and getattr(method, "method", None) == "iga":
         if job.groups is None:
             raise ValueError(f"task {task.name!r} does not support --method iga")

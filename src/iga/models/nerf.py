@@ -1,0 +1,135 @@
+"""The original NeRF MLP (Mildenhall et al. 2020, as in nerf-pytorch) as a field over [N, 6] rows.
+
+One row is a point and its viewing direction, ``(x, y, z, dx, dy, dz)``; the output is the
+*raw* field ``[r, g, b, σ]`` before the activations (``sigmoid`` for colour, ``relu`` for
+density, applied by :meth:`NeRFField.activate`), so that the network is an ordinary
+``[N, d] -> [N, C]`` module for :func:`iga.entk` (the authors' NeRF kernel is taken on the raw
+outputs through a sigmoid).
+
+Architecture (nerf-pytorch defaults in brackets): the point goes through a frequency encoding
+with ``multires`` [10] octaves (input included: 3 + 6·multires features), then ``depth`` [8]
+ReLU layers of ``width`` [256] with the encoded point concatenated again after layer
+``skip`` [4]; density from a linear head; with view directions (``multires_views`` [4]
+octaves), a linear feature layer, concatenated with the encoded direction, one ReLU layer of
+``width // 2`` and a linear colour head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+__all__ = ["FrequencyEncoding", "NeRFConfig", "NeRFField"]
+
+
+class FrequencyEncoding(nn.Module):
+    """``[x, sin(2⁰x), cos(2⁰x), …, sin(2^{L−1}x), cos(2^{L−1}x)]`` (nerf-pytorch's embedder:
+    no factor π, the input itself included)."""
+
+    def __init__(self, in_features: int, levels: int) -> None:
+        super().__init__()
+        self.in_features, self.levels = in_features, levels
+        self.register_buffer("freqs", 2.0 ** torch.arange(levels, dtype=torch.float32))
+
+    @property
+    def out_features(self) -> int:
+        return self.in_features * (1 + 2 * self.levels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x[..., None, :] * self.freqs[:, None].to(x.dtype)  # [..., L, d]
+        enc = torch.stack([torch.sin(xf), torch.cos(xf)], dim=-2)  # [..., L, 2, d]
+        return torch.cat([x, enc.flatten(-3)], dim=-1)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, levels={self.levels}"
+
+
+@dataclass
+class NeRFConfig:
+    """The NeRF MLP's shape (defaults: nerf-pytorch's)."""
+
+    depth: int = field(default=8, metadata={"help": "NeRF MLP: ReLU layers of the trunk"})
+    width: int = field(
+        default=256, metadata={"help": "NeRF MLP: features per layer (view branch: half)"}
+    )
+    skip: int = field(
+        default=4,
+        metadata={"help": "NeRF MLP: concatenate the encoded point after this layer (-1: never)"},
+    )
+    multires: int = field(default=10, metadata={"help": "NeRF MLP: octaves of the point encoding"})
+    multires_views: int = field(
+        default=4, metadata={"help": "NeRF MLP: octaves of the direction encoding"}
+    )
+    use_viewdirs: bool = field(
+        default=True, metadata={"help": "NeRF MLP: colour depends on the viewing direction"}
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("depth", "width", "multires", "multires_views"):
+            v = getattr(self, name)
+            low = 0 if name == "multires_views" else 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"NeRF {name} must be an int >= {low}; got {v!r}")
+        if self.width < 2:
+            raise ValueError(f"NeRF width must be at least 2; got {self.width}")
+        if self.skip != -1 and not 0 <= self.skip <= self.depth - 2:
+            raise ValueError(
+                f"NeRF skip must be -1 (none) or a trunk layer 0..{self.depth - 2}; got {self.skip}"
+            )
+
+
+class NeRFField(nn.Module):
+    """The NeRF MLP: ``forward([N, 6]) -> raw [N, 4]`` (see the module docstring)."""
+
+    def __init__(self, cfg: NeRFConfig | None = None) -> None:
+        super().__init__()
+        cfg = cfg or NeRFConfig()
+        self.cfg = cfg
+        self.embed = FrequencyEncoding(3, cfg.multires)
+        self.embed_dirs = FrequencyEncoding(3, cfg.multires_views)
+        d_in, w = self.embed.out_features, cfg.width
+        layers = [nn.Linear(d_in, w)]
+        for i in range(cfg.depth - 1):
+            layers.append(nn.Linear(w + d_in if i == cfg.skip else w, w))
+        self.trunk = nn.ModuleList(layers)
+        self.sigma = nn.Linear(w, 1)
+        if cfg.use_viewdirs:
+            self.feature = nn.Linear(w, w)
+            self.view = nn.Linear(w + self.embed_dirs.out_features, w // 2)
+            self.rgb = nn.Linear(w // 2, 3)
+        else:
+            self.rgb = nn.Linear(w, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != 6:
+            raise ValueError(
+                f"NeRFField takes rows (x, y, z, dx, dy, dz); got {x.shape[-1]} columns"
+            )
+        pts = self.embed(x[..., :3])
+        h = pts
+        for i, layer in enumerate(self.trunk):
+            h = torch.relu(layer(h))
+            if i == self.cfg.skip:
+                h = torch.cat([pts, h], dim=-1)
+        sigma = self.sigma(h)
+        if self.cfg.use_viewdirs:
+            dirs = x[..., 3:]
+            dirs = dirs / torch.linalg.vector_norm(dirs, dim=-1, keepdim=True).clamp_min(1e-12)
+            hv = torch.cat([self.feature(h), self.embed_dirs(dirs)], dim=-1)
+            rgb = self.rgb(torch.relu(self.view(hv)))
+        else:
+            rgb = self.rgb(h)
+        return torch.cat([rgb, sigma], dim=-1)
+
+    @staticmethod
+    def activate(
+        raw: torch.Tensor, noise_std: float = 0.0, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(rgb = sigmoid(raw[..., :3]), σ = relu(raw[..., 3] + noise))``."""
+        sigma = raw[..., 3]
+        if noise_std > 0:
+            noise = torch.randn(sigma.shape, generator=generator, dtype=sigma.dtype)
+            sigma = sigma + noise_std * noise.to(sigma.device)
+        return torch.sigmoid(raw[..., :3]), torch.relu(sigma)
