@@ -76,6 +76,9 @@ CASES = [
     ("out-empty", image("--out", ""), "--out is empty"),
     ("out-read-only", image("--out", "{readonly}/run"), "--out"),
     ("decay-negative", image("--decay", "-1"), "--decay"),
+    ("threads-negative", image("--threads", "-2"), "--threads"),
+    ("nerf-scene-missing", ["fit", "nerf", "{missing}", "--steps", "2"], "scene folder"),
+    ("nerf-not-a-scene", ["fit", "nerf", "{run}", "--steps", "2"], "transforms_train.json"),
     ("save-is-a-directory", [*OVERHEAD, "--save", "{run}"], "--save"),
     ("opt-seed", image("--opt", "seed=3"), "--seed"),
     ("opt-fr-alpha-without-fr", image("--opt", "fr_alpha=0.1", "--method", "iga"), "--method fr"),
@@ -236,3 +239,13 @@ def test_pred_n1_and_target_n_go_together() -> None:
     model = _model(1)
     loss = iga.IGA(model, G16, end=1).loss(model(X16), torch.rand(16), X16)
     assert torch.isfinite(loss)
+
+
+def test_fit_threads_sets_torch_threads(env: dict[str, Path]) -> None:
+    before = torch.get_num_threads()
+    try:
+        argv = [a.format(**{k: str(v) for k, v in env.items()}) for a in image("--threads", "1")]
+        assert main(argv) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

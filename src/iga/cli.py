@@ -441,6 +441,13 @@ def _parser() -> argparse.ArgumentParser:
     ):
         task.add_argument("--quiet", action="store_true", help="no progress bar")
         task.add_argument(
+            "--threads",
+            type=int,
+            default=0,
+            help="torch CPU threads (0: torch's default, all cores); with several runs at "
+            "once give each cores/runs threads: oversubscribed cores slow every step 5-8x",
+        )
+        task.add_argument(
             "--resume",
             action="store_true",
             help="continue the interrupted run in --out from its checkpoint (same options)",
@@ -545,6 +552,13 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     debug = bool(os.environ.get("IGA_DEBUG"))
     try:
+        threads = getattr(args, "threads", 0)
+        if isinstance(threads, int) and threads != 0:
+            if threads < 0:
+                raise ValueError(f"--threads must be >= 0; got {threads}")
+            import torch
+
+            torch.set_num_threads(threads)
         return int(args.func(args))
     except TrainingInterrupted as e:
         print(f"iga: {e}", file=sys.stderr)
