@@ -215,7 +215,28 @@ def test_sample_kernel_is_the_authors_sigmoid_proxy():
     assert torch.allclose(K, K_ref, rtol=1e-6, atol=1e-10)
 
 
-@pytest.mark.parametrize("kernel", ["sample", "ray"])
+def test_authors_kernel_adds_their_frozen_proxy_layer():
+    # The authors' compute_NTK differentiates their frozen Linear(4, 1) too (make_functional
+    # takes every parameter): their kernel is ours plus sigmoid(raw_i)·sigmoid(raw_j).
+    nerf, rays = _rays_and_model()
+    nerf(rays)
+    rows = nerf.kernel_rows(rays, "sample-authors")
+    adj = NeRFAdjuster.build(nerf, 6, "sample-authors", MethodConfig(end=2), seed=0)
+    K = adj.iga.kernel(rows)
+    proxy = torch.nn.Linear(4, 1, bias=False).double()
+    with torch.no_grad():
+        proxy.weight.fill_(0.5)
+    full = torch.nn.Sequential(nerf.fine, torch.nn.Sigmoid(), proxy)  # every parameter
+    K_ref = _explicit_kernel(full, rows, lambda out: out.sum())
+    assert torch.allclose(K, K_ref, rtol=1e-6, atol=1e-10)
+    sig = torch.sigmoid(nerf.fine(rows)).detach()
+    K_ours = NeRFAdjuster.build(nerf, 6, "sample", MethodConfig(end=2), seed=0).iga.kernel(rows)
+    assert torch.allclose(K - K_ours, sig @ sig.T, rtol=1e-6, atol=1e-10)
+    # The proxy is the kernel's, not the NeRF's: training never touches it.
+    assert all(p is not adj.iga.model.proxy.weight for p in nerf.parameters())
+
+
+@pytest.mark.parametrize("kernel", ["sample", "sample-authors", "ray"])
 def test_iga_with_end_zero_is_the_plain_loss(kernel):
     nerf, rays = _rays_and_model()
     target = torch.rand(6, 3, dtype=torch.float64).repeat(1, 2)

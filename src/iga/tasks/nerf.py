@@ -11,20 +11,23 @@ IGA, as in the paper, adjusts the fine network's gradient only: every ray of the
 group; the residual of a ray is its rendered fine colour minus the target; S mixes the ray
 residuals across the batch; the coarse loss stays plain. The fine loss is
 ``(2/(R·C)) Σ rendered ⊙ (S r).detach()`` (:meth:`iga.IGA.loss`), so its gradient is
-``Jᵀ S r`` with J the Jacobian of the rendered colours. Two kernels (``--kernel``):
+``Jᵀ S r`` with J the Jacobian of the rendered colours. Three kernels (``--kernel``):
 
 * ``sample`` (the paper's): the eNTK of the fine network at each ray's representative, the
   fine sample with the largest rendering weight, of the scalar ``Σ sigmoid(raw) / 2`` over the
-  four raw outputs (r, g, b, σ), as the authors' ``compute_NTK`` does. This is a proxy: the
-  renderer does not compute a sigmoid of σ.
+  four raw outputs (r, g, b, σ), the authors' scalar. This is a proxy: the renderer does not
+  compute a sigmoid of σ.
+* ``sample-authors``: the same kernel as the authors' code computes it, which also
+  differentiates their frozen proxy layer and so adds ``sigmoid(raw_i)·sigmoid(raw_j)``
+  (:class:`AuthorsKernel`).
 * ``ray``: the exact per-ray kernel, the eNTK of ``Σ_c rendered_c / √3`` of each ray with
   respect to the fine network's parameters (its samples held fixed): the kernel of the
   function the loss actually sees. It costs one per-ray backward through all fine samples.
 
-Both go through the public core: an :class:`iga.IGA` whose model is the kernel's function
-(:class:`RayRenderer` or the fine field with an ``output_fn``) and whose inputs are the
-kernel's rows (rays with their sample depths, or the representative points), wrapped by
-:class:`NeRFAdjuster`, which adds the plain coarse loss.
+All go through the public core: an :class:`iga.IGA` whose model is the kernel's function
+(:class:`RayRenderer`, :class:`AuthorsKernel` or the fine field with an ``output_fn``) and
+whose inputs are the kernel's rows (rays with their sample depths, or the representative
+points), wrapped by :class:`NeRFAdjuster`, which adds the plain coarse loss.
 
 A run directory holds the usual ``config.json``, ``metrics.csv``, ``summary.json``
 (:mod:`iga.tasks.base`) with ``psnr_test``/``ssim_test`` (held-out test views), plus
@@ -55,6 +58,7 @@ from .nerf_render import camera_rays, composite, render_weights, sample_pdf, str
 __all__ = [
     "BATCHING",
     "KERNELS",
+    "AuthorsKernel",
     "NeRF",
     "NeRFAdjuster",
     "NeRFFitConfig",
@@ -67,7 +71,7 @@ __all__ = [
     "run_key",
 ]
 
-KERNELS = ("sample", "ray")
+KERNELS = ("sample", "sample-authors", "ray")
 BATCHING = ("image", "all")
 NERF_LR = 5e-4
 """nerf-pytorch's learning rate (Adam), for every method."""
@@ -140,8 +144,9 @@ class NeRFFitConfig:
     kernel: str = field(
         default="sample",
         metadata={
-            "help": "IGA's kernel: sample (paper: fine network at the max-weight sample) "
-            "or ray (exact per-ray eNTK of the rendered colour)"
+            "help": "IGA's kernel: sample (paper: fine network at the max-weight sample), "
+            "sample-authors (the same as the authors' code computes it) or ray (exact "
+            "per-ray eNTK of the rendered colour)"
         },
     )
     turntable_frames: int = field(
@@ -171,7 +176,7 @@ class NeRFFitConfig:
         if self.batching not in BATCHING:
             raise ValueError(f"--batching must be image or all; got {self.batching!r}")
         if self.kernel not in KERNELS:
-            raise ValueError(f"--kernel must be sample or ray; got {self.kernel!r}")
+            raise ValueError(f"--kernel must be one of {', '.join(KERNELS)}; got {self.kernel!r}")
         if self.method.method in ("fr", "bn"):
             raise ValueError(
                 f"--method {self.method.method} is not available for NeRF yet; use vanilla or iga"
@@ -288,6 +293,7 @@ class NeRF(nn.Module):
         o, d = rays[:, :3], rays[:, 3:6]
         if kernel == "ray":
             return torch.cat([o, d, z], dim=-1)
+        # sample, sample-authors: the representative sample
         zi = z.gather(1, w.argmax(dim=1, keepdim=True))
         return torch.cat([o + d * zi, d], dim=-1)
 
@@ -295,6 +301,26 @@ class NeRF(nn.Module):
 def _sigmoid_proxy(row: torch.Tensor) -> torch.Tensor:
     # The authors' scalar: Linear(4, 1) with weights 1/√4 after a sigmoid of the raw outputs.
     return torch.sigmoid(row).sum() / math.sqrt(row.shape[-1])
+
+
+class AuthorsKernel(nn.Module):
+    """The function of the authors' ``compute_NTK``: ``Linear(4, 1)`` (weights 1/√4, no bias)
+    after a sigmoid of the field's raw outputs, *with* that layer's weights among the
+    parameters differentiated. They freeze them (``requires_grad=False``) but
+    ``functorch.make_functional`` returns every parameter, frozen or not, so their kernel is
+    ours (``sample``) plus ``sigmoid(raw_i)·sigmoid(raw_j)``. ``--kernel sample-authors``
+    reproduces it (checked side by side with their code, docs/nerf.md); the proxy weights are
+    never trained (they are not the NeRF's parameters)."""
+
+    def __init__(self, field_net: nn.Module) -> None:
+        super().__init__()
+        self.field = field_net
+        self.proxy = nn.Linear(4, 1, bias=False)
+        with torch.no_grad():
+            self.proxy.weight.fill_(0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proxy(torch.sigmoid(self.field(x)))
 
 
 class NeRFAdjuster:
@@ -318,6 +344,9 @@ class NeRFAdjuster:
             # Rows are rays of many field points: only the generic (torch.func) eNTK applies.
             model: nn.Module = RayRenderer(field_net, nerf.render_cfg.white_background)
             output_fn, entk_method = None, "functorch"
+        elif kernel == "sample-authors":
+            model, output_fn, entk_method = AuthorsKernel(field_net), None, "auto"
+            model.to(next(field_net.parameters()))
         else:
             model, output_fn, entk_method = field_net, _sigmoid_proxy, "auto"
         iga = IGA(
