@@ -220,9 +220,14 @@ def _detail_crop(target: np.ndarray, size: tuple[int, int]) -> tuple[int, int]:
     energy = np.zeros_like(gray)
     energy[:, 1:] += np.diff(gray, axis=1) ** 2
     energy[1:, :] += np.diff(gray, axis=0) ** 2
+    return _heaviest_window(energy, size)
+
+
+def _heaviest_window(weight: np.ndarray, size: tuple[int, int]) -> tuple[int, int]:
+    """Top-left corner of the ``size`` window of ``weight`` [H, W] with the largest sum."""
     ch, cw = size
-    # Summed-area table: the energy of every window in O(H W).
-    sat = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    # Summed-area table: the sum of every window in O(H W).
+    sat = np.pad(weight.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     windows = sat[ch:, cw:] - sat[:-ch, cw:] - sat[ch:, :-cw] + sat[:-ch, :-cw]
     r, c = np.unravel_index(int(np.argmax(windows)), windows.shape)
     return int(r), int(c)
@@ -338,9 +343,7 @@ def zoomed_comparison(
         if len(arrays) >= 3:
             a, b = list(arrays.values())[-2:]
             diff = np.abs(a - b).sum(axis=-1) if a.ndim == 3 else np.abs(a - b)
-            sat = np.pad(diff.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-            win = sat[ch:, cw:] - sat[:-ch, cw:] - sat[ch:, :-cw] + sat[:-ch, :-cw]
-            r, c = (int(i) for i in np.unravel_index(int(np.argmax(win)), win.shape))
+            r, c = _heaviest_window(diff, (ch, cw))
         else:
             r, c = _detail_crop(first, (ch, cw))
     else:

@@ -30,6 +30,7 @@ from ..sweep import EXECUTORS, RunSpec
 from ..tasks.image import ImageFitConfig, ModelConfig, default_lr, run_key
 from ..train import METHODS, MethodConfig, TrainConfig
 from . import _options
+from ._worker import fit_run
 from .paper import TABLE4_PSNR, TABLE6_PSNR, table6_by_image
 
 TIERS: dict[str, ImageFitConfig] = {
@@ -155,26 +156,11 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
 
 
 def run_image(config: dict[str, Any]) -> dict[str, Any]:
-    """Sweep worker: one fit from ``make_run``'s config (Ray-importable).
+    """Sweep worker: one fit from ``make_run``'s config (Ray-importable); checkpoints are
+    deleted unless ``keep_checkpoints`` (FR's are megabytes and the tables need none)."""
+    from ..tasks.image import fit_image
 
-    A diverged run counts as finished (its summary names the step); checkpoints are deleted
-    unless ``keep_checkpoints`` (FR's are megabytes and the tables need none).
-    """
-    import torch
-
-    from ..tasks.image import TrainingDiverged, fit_image
-
-    if config.get("threads"):
-        torch.set_num_threads(int(config["threads"]))
-    cfg = ImageFitConfig.from_dict(config["fit"])
-    try:
-        summary = fit_image(cfg, progress=False, resume="auto")
-    except TrainingDiverged:
-        summary = json.loads((Path(cfg.out) / "summary.json").read_text())
-    if not config.get("keep_checkpoints"):
-        for name in ("best.pt", "final.pt"):
-            (Path(cfg.out) / name).unlink(missing_ok=True)
-    return summary
+    return fit_run(config, ImageFitConfig.from_dict, fit_image)
 
 
 def figures(report: Report, out: Path) -> None:

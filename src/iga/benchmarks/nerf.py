@@ -11,7 +11,6 @@ give the spread over seeds. Tiers are
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from ..sweep import RunSpec
 from ..tasks.nerf import NeRFFitConfig, RenderConfig, run_key
 from ..train import TrainConfig
 from . import _options
+from ._worker import fit_run
 from .paper import TABLE3
 
 TIERS: dict[str, NeRFFitConfig] = {
@@ -84,23 +84,10 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
 
 
 def run_nerf(config: dict[str, Any]) -> dict[str, Any]:
-    """Sweep worker: one fit from ``make_run``'s config (Ray-importable). A diverged run counts
-    as finished (its summary names the step); ``best.pt``/``final.pt`` are deleted."""
-    import torch
-
-    from ..tasks.base import TrainingDiverged
+    """Sweep worker: one fit from ``make_run``'s config (Ray-importable)."""
     from ..tasks.nerf import fit_nerf
 
-    if config.get("threads"):
-        torch.set_num_threads(int(config["threads"]))
-    cfg = NeRFFitConfig.from_dict(config["fit"])
-    try:
-        summary = fit_nerf(cfg, progress=False, resume="auto")
-    except TrainingDiverged:
-        summary = json.loads((Path(cfg.out) / "summary.json").read_text())
-    for name in ("best.pt", "final.pt"):
-        (Path(cfg.out) / name).unlink(missing_ok=True)
-    return summary
+    return fit_run(config, NeRFFitConfig.from_dict, fit_nerf)
 
 
 def figures(report: Report, out: Path) -> None:

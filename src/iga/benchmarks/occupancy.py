@@ -9,7 +9,6 @@ extra seeds go to vanilla and IGA only (the claim under test). Tiers are
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from ..tasks.image import ModelConfig
 from ..tasks.occupancy import OccupancyFitConfig, default_lr, run_key
 from ..train import METHODS, MethodConfig, TrainConfig
 from . import _options
+from ._worker import fit_run
 from .paper import TABLE9_IOU
 
 TIERS: dict[str, OccupancyFitConfig] = {
@@ -90,23 +90,10 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
 
 
 def run_occupancy(config: dict[str, Any]) -> dict[str, Any]:
-    """Sweep worker: one fit from ``make_run``'s config (Ray-importable). A diverged run counts
-    as finished (its summary names the step); ``best.pt``/``final.pt`` are deleted."""
-    import torch
-
-    from ..tasks.base import TrainingDiverged
+    """Sweep worker: one fit from ``make_run``'s config (Ray-importable)."""
     from ..tasks.occupancy import fit_occupancy
 
-    if config.get("threads"):
-        torch.set_num_threads(int(config["threads"]))
-    cfg = OccupancyFitConfig.from_dict(config["fit"])
-    try:
-        summary = fit_occupancy(cfg, progress=False, resume="auto")
-    except TrainingDiverged:
-        summary = json.loads((Path(cfg.out) / "summary.json").read_text())
-    for name in ("best.pt", "final.pt"):
-        (Path(cfg.out) / name).unlink(missing_ok=True)
-    return summary
+    return fit_run(config, OccupancyFitConfig.from_dict, fit_occupancy)
 
 
 def figures(report: Report, out: Path) -> None:

@@ -71,6 +71,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "check_groups",
+    "check_ints",
     "config_from_dict",
     "config_key",
     "entk_bytes",
@@ -203,6 +204,14 @@ def _memory_of(device: torch.device) -> tuple[int, str]:
     if total is None:
         raise ValueError("the OS does not report physical memory")
     return total, "this machine has"
+
+
+def check_ints(*checks: tuple[str, Any, int]) -> None:
+    """``(flag, value, minimum)`` triples: each value must be an int (not a bool) >= its
+    minimum, else a one-line ValueError naming the flag (what task configs check first)."""
+    for flag, v, low in checks:
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"{flag} must be an integer >= {low}; got {v!r}")
 
 
 def check_groups(n_groups: int, device: torch.device, flag: str = "--patch", end: int = 0) -> None:

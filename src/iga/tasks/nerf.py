@@ -51,7 +51,7 @@ from ..core import IGA
 from ..io import config_key, save_gif, save_png, save_torch, to_jsonable
 from ..models.nerf import NeRFConfig, NeRFField
 from ..train import MethodConfig, TrainConfig, TrainResult
-from .base import Fit, config_from_dict, fit
+from .base import Fit, check_ints, config_from_dict, fit
 from .nerf_data import BlenderScene, load_blender
 from .nerf_render import camera_rays, composite, render_weights, sample_pdf, stratified_depths
 
@@ -97,13 +97,11 @@ class RenderConfig:
     chunk: int = field(default=2048, metadata={"help": "rays per chunk when rendering views"})
 
     def __post_init__(self) -> None:
-        for flag, v, low in (
+        check_ints(
             ("--n-coarse", self.n_coarse, 2),
             ("--n-fine", self.n_fine, 0),
             ("--chunk", self.chunk, 1),
-        ):
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"{flag} must be an integer >= {low}; got {v!r}")
+        )
         if not self.raw_noise_std >= 0:
             raise ValueError(f"--raw-noise-std must be >= 0; got {self.raw_noise_std}")
 
@@ -160,7 +158,7 @@ class NeRFFitConfig:
     overwrite: bool = field(default=False, metadata={"help": "replace a run already in --out"})
 
     def __post_init__(self) -> None:
-        for flag, v, low in (
+        check_ints(
             ("--size", self.size, 0),
             ("--train-views", self.train_views, 0),
             ("--test-views", self.test_views, 0),
@@ -168,9 +166,7 @@ class NeRFFitConfig:
             ("--validate-every", self.validate_every, 1),
             ("--batch-rays", self.batch_rays, 2),
             ("--turntable-frames", self.turntable_frames, 0),
-        ):
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"{flag} must be an integer >= {low}; got {v!r}")
+        )
         if self.size == 1:
             raise ValueError("--size must be 0 (as stored) or at least 2")
         if self.batching not in BATCHING:

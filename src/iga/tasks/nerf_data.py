@@ -17,6 +17,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -49,7 +50,7 @@ class BlenderScene:
         return int(self.images.shape[2])
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str) -> NoReturn:
     raise ValueError(msg)
 
 
@@ -108,7 +109,6 @@ def _read_rgba(path: Path, size: int | None) -> np.ndarray:
             return np.asarray(img, dtype=np.float32) / 255.0
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         _fail(f"cannot read image {path} ({exc})")
-    raise AssertionError  # unreachable
 
 
 def load_blender(

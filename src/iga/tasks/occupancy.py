@@ -42,7 +42,7 @@ from ..core import groups as groups_mod
 from ..io import config_key, save_torch, to_jsonable
 from ..models import build
 from ..train import MethodConfig, TrainConfig, TrainResult
-from .base import Fit, config_from_dict, fit
+from .base import Fit, check_ints, config_from_dict, fit
 from .image import ModelConfig
 from .mesh_data import OccupancyGrid, inside, occupancy_grid
 
@@ -131,7 +131,7 @@ class OccupancyFitConfig:
     def __post_init__(self) -> None:
         if self.groups not in GROUP_SHAPES:
             raise ValueError(f"unknown --groups {self.groups!r}; choose blocks or runs")
-        for flag, v, low in (
+        check_ints(
             ("--resolution", self.resolution, 2),
             ("--block", self.block, 1),
             ("--group-size", self.group_size, 1),
@@ -139,9 +139,7 @@ class OccupancyFitConfig:
             ("--validate-every", self.validate_every, 1),
             ("--eval-points", self.eval_points, 0),
             ("--surface-points", self.surface_points, 1),
-        ):
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"{flag} must be an integer >= {low}; got {v!r}")
+        )
         if self.up not in UP_AXES:
             raise ValueError(f"--up must be x, y or z; got {self.up!r}")
         if not 0 <= self.margin < 1:
