@@ -49,7 +49,11 @@ def test_tiny_benchmark_writes_the_table(scenes: Path, tmp_path: Path) -> None:
     runs = list(csv.DictReader((out / "runs.csv").open()))
     assert {"scene", "method", "seed", "psnr_test", "ssim_test"} <= set(runs[0])
     assert {r["kernel"] for r in runs if r["method"] == "iga-ray"} == {"ray"}
-    assert "paper (Table 3" in (out / "comparison.md").read_text()
+    comparison = (out / "comparison.md").read_text()
+    psnr_part, ssim_part = comparison.split("SSIM test")
+    # Each metric beside the paper's own numbers (they once shared a label and got mixed up).
+    assert "paper PSNR (Table 3" in psnr_part and "| 31.23 |" in psnr_part
+    assert "0.953" not in psnr_part and "| 0.953 |" in ssim_part
     assert [f.name for f in (out / "figures").iterdir()] == ["toy_test0.png"]
     run = out.parent / "runs" / "toy" / "iga" / "seed1"
     assert (run / "summary.json").is_file() and not (run / "best.pt").exists()
@@ -59,6 +63,6 @@ def test_bad_options(scenes: Path) -> None:
     with pytest.raises(FileNotFoundError, match="--scenes"):
         _setup(scenes, scenes="ship")
     with pytest.raises(ValueError, match="--methods"):
-        _setup(scenes, methods="vanilla,fr")
+        _setup(scenes, methods="vanilla,siren")
     with pytest.raises(ValueError, match="--seeds"):
         _setup(scenes, seeds="x")

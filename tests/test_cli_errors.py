@@ -79,6 +79,11 @@ CASES = [
     ("threads-negative", image("--threads", "-2"), "--threads"),
     ("nerf-scene-missing", ["fit", "nerf", "{missing}", "--steps", "2"], "scene folder"),
     ("nerf-not-a-scene", ["fit", "nerf", "{run}", "--steps", "2"], "transforms_train.json"),
+    (
+        "nerf-fr-without-viewdirs",
+        ["fit", "nerf", "{missing}", "--method", "fr", "--no-use-viewdirs"],
+        "--use-viewdirs or --fr-layers trunk",
+    ),
     ("save-is-a-directory", [*OVERHEAD, "--save", "{run}"], "--save"),
     ("opt-seed", image("--opt", "seed=3"), "--seed"),
     ("opt-fr-alpha-without-fr", image("--opt", "fr_alpha=0.1", "--method", "iga"), "--method fr"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,10 @@ def test_plan_order_filters_and_validation(tmp_path: Path) -> None:
         toy_bench(rows=("arch",))
     with pytest.raises(ValueError, match="row or column"):
         toy_bench(average_over=("method",))
+    # Two references under one label would file one's numbers under the other's metric.
+    twin = Reference("psnr_best", ("method",), {("iga",): 1.0}, "paper")
+    with pytest.raises(ValueError, match="labels must be unique"):
+        toy_bench(references=(twin, replace(twin, metric="ssim")))
 
 
 def test_missing_cells_stale_runs_and_partial_averages(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ from _nerf_scene import write_scene
 from PIL import Image
 
 import iga
+from iga.io import config_key, to_jsonable
 from iga.models.nerf import FrequencyEncoding, NeRFConfig, NeRFField
+from iga.models.reparam import FRLinear, fourier_bases
 from iga.tasks.nerf import (
     NeRF,
     NeRFAdjuster,
@@ -22,6 +25,7 @@ from iga.tasks.nerf import (
     RenderConfig,
     fit_nerf,
     pose_spherical,
+    run_key,
 )
 from iga.tasks.nerf_data import load_blender
 from iga.tasks.nerf_render import (
@@ -326,11 +330,81 @@ def test_loader_errors_are_one_line(tmp_path):
         load_blender(write_scene(tmp_path / "s2"), "train", views=[5])
 
 
+# --- FR and BN -------------------------------------------------------------------------------
+
+
+def test_fr_field_reparameterises_the_feature_layer_as_the_authors():
+    torch.manual_seed(0)
+    cfg = NeRFConfig(depth=3, width=16, skip=-1, multires=2, multires_views=1)
+    field = NeRFField(cfg, "fr")
+    fr = field.feature
+    assert isinstance(fr, FRLinear) and isinstance(field.trunk[1], torch.nn.Linear)
+    # The authors' param_mlplayer(W, W, high 64, low 64, phi 16, amplitude 0.005)
+    assert fr.bases.shape == ((64 + 64) * 16, 16)
+    assert torch.allclose(fr.bases.double(), fourier_bases(16, 64, 64, 16, 0.005), atol=1e-7)
+    assert torch.equal(fr.bias.detach(), torch.zeros(16))  # their bias is zeroed
+    bound = math.sqrt(6 / 2048) / fr.bases.double().norm(dim=1)
+    assert (fr.lam.detach().double().abs() <= bound[None, :] + 1e-9).all()
+    # W = Λ B: the same field with the merged weight in a plain Linear computes the same.
+    x = torch.randn(40, 6)
+    plain = NeRFField(cfg)
+    plain.load_state_dict(
+        {k: v for k, v in field.state_dict().items() if not k.startswith("feature.")},
+        strict=False,
+    )
+    plain.feature = fr.to_linear()
+    torch.testing.assert_close(plain(x), field(x))
+    # --fr-layers trunk: every trunk layer but the first (it sees the encoding).
+    trunk = NeRFField(NeRFConfig(depth=3, width=16, skip=0, fr_layers="trunk"), "fr")
+    kinds = [type(m).__name__ for m in trunk.trunk]
+    assert kinds == ["Linear", "FRLinear", "FRLinear"] and trunk(x).shape == (40, 4)
+
+
+def test_bn_field_normalises_the_trunk_with_running_statistics():
+    torch.manual_seed(0)
+    cfg = NeRFConfig(depth=3, width=16, skip=-1, multires=2, multires_views=1)
+    field = NeRFField(cfg, "bn")
+    norms = [m for m in field.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(norms) == 3 and all(n.track_running_stats for n in norms)
+    x = torch.randn(64, 6)
+    field.train()
+    out = field(x)
+    # Training mode: a row's output depends on its batch (batch statistics) ...
+    assert not torch.allclose(field(x[:8]), out[:8])
+    # ... the first trunk layer's normalised pre-activations have zero mean over the batch.
+    z = norms[0](field.trunk[0](field.embed(x[:, :3])))
+    torch.testing.assert_close(z.mean(0), torch.zeros(16), atol=1e-5, rtol=0)
+    # Eval mode (rendering): running statistics, so rows are independent of their batch.
+    field.eval()
+    torch.testing.assert_close(field(x[:8]), field(x)[:8])
+
+
+def test_fr_and_bn_errors_name_the_flag():
+    with pytest.raises(ValueError, match="--fr-layers"):
+        NeRFConfig(fr_layers="heads")
+    with pytest.raises(ValueError, match="--fr-alpha"):
+        NeRFConfig(fr_alpha=0.0)
+    with pytest.raises(ValueError, match="--use-viewdirs or --fr-layers trunk"):
+        NeRFField(NeRFConfig(use_viewdirs=False), "fr")
+
+
+def test_fr_options_keep_the_keys_of_older_runs():
+    # Runs made before --fr-alpha/--fr-layers existed keep their keys (they are not re-run).
+    cfg = NeRFFitConfig(scene="s")
+    old = to_jsonable(asdict(cfg))
+    for k in ("fr_alpha", "fr_layers"):
+        del old["net"][k]
+    assert config_key(old, {"lr": cfg.lr}) == run_key(cfg)
+    changed = NeRFFitConfig(scene="s", net=NeRFConfig(fr_alpha=0.01))
+    assert run_key(changed) != run_key(cfg)
+
+
 # --- training ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("method", "kernel"), [("vanilla", "sample"), ("iga", "sample"), ("iga", "ray")]
+    ("method", "kernel"),
+    [("vanilla", "sample"), ("fr", "sample"), ("bn", "sample"), ("iga", "sample"), ("iga", "ray")],
 )
 def test_a_few_steps_lower_the_loss(tmp_path, method, kernel):
     root = write_scene(tmp_path / "scene", size=8, views=2)

@@ -177,14 +177,17 @@ def _cmd_fit_nerf(ns: argparse.Namespace) -> int:
 
 
 def _nerf_overrides() -> dict[str, dict[str, Any]]:
+    from .models.nerf import FR_LAYERS
     from .tasks.nerf import BATCHING, KERNELS
     from .train import OPTIMIZERS, SCHEDULES
 
     return {
         "method": {
-            "choices": ("vanilla", "iga"),
-            "help": "vanilla (MSE of both renders) or iga (IGA on the fine render)",
+            "choices": ("vanilla", "fr", "bn", "iga"),
+            "help": "vanilla (MSE of both renders), fr (Fourier-reparameterised feature "
+            "layer), bn (batch norm in the trunk) or iga (IGA on the fine render)",
         },
+        "fr_layers": {"choices": FR_LAYERS},
         "sampling": {
             "help": "IGA: not used by NeRF (a ray's representative is its max-weight sample)"
         },

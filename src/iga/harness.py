@@ -240,6 +240,11 @@ class Bench:
         clash = set(params) & axes
         if clash:
             raise ValueError(f"parameters {sorted(clash)} are also axes; rename one")
+        labels = [ref.label for ref in self.references]
+        if len(set(labels)) != len(labels):
+            # comparisons are filed by label: a repeated one would print one reference's
+            # numbers under the other's metric
+            raise ValueError(f"reference labels must be unique; got {labels}")
         for ref in self.references:
             missing = [a for a in table if a not in ref.keys]
             unknown = [k for k in ref.keys if k not in table and k not in self.average_over]

@@ -12,16 +12,47 @@ ReLU layers of ``width`` [256] with the encoded point concatenated again after l
 ``skip`` [4]; density from a linear head; with view directions (``multires_views`` [4]
 octaves), a linear feature layer, concatenated with the encoded direction, one ReLU layer of
 ``width // 2`` and a linear colour head.
+
+Training-time variants (``method``; the IGA paper's Table 3 baselines), both of which compute
+an ordinary NeRF at inference:
+
+* ``"fr"`` (Fourier reparameterisation): the feature layer's weight is ``W = Λ B``
+  (:class:`~iga.models.reparam.FRLinear`) with the authors' NeRF bases, 64 low and 64 high
+  frequencies × 16 phases and α = 0.005, as in their nerf-pytorch (``param_mlplayer`` on
+  ``feature_linear``: "only reparameterizing the last feature layer can achieve the best
+  results in the half-res blender dataset"). ``fr_layers="trunk"`` reparameterises the trunk's
+  hidden layers instead (every trunk layer but the first), as FR does for image MLPs.
+* ``"bn"`` (batch norm, Cai et al. 2024): ``BatchNorm1d`` before every ReLU of the trunk, with
+  running statistics (NeRF trains on mini-batches of rays; rendering uses eval mode). The IGA
+  authors publish no NeRF BN code (their Table 3 quotes Cai et al.'s number), so the placement
+  is ours: the one their image code uses for ReLU+PE (``bn_position="pre"``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-__all__ = ["FrequencyEncoding", "NeRFConfig", "NeRFField"]
+from iga.models.reparam import FRLinear
+
+__all__ = [
+    "FR_LAYERS",
+    "NERF_FR_BASES",
+    "NERF_METHODS",
+    "FrequencyEncoding",
+    "NeRFConfig",
+    "NeRFField",
+]
+
+NERF_METHODS = ("vanilla", "fr", "bn")
+"""Training-time parameterisations of :class:`NeRFField` (see the module docstring)."""
+FR_LAYERS = ("feature", "trunk")
+NERF_FR_BASES = {"low": 64, "high": 64, "phases": 16}
+"""The authors' NeRF FR bases (their ``param_mlplayer(..., high_freq_num=64, low_freq_num=64,
+phi_num=16, ...)``)."""
 
 
 class FrequencyEncoding(nn.Module):
@@ -65,6 +96,17 @@ class NeRFConfig:
     use_viewdirs: bool = field(
         default=True, metadata={"help": "NeRF MLP: colour depends on the viewing direction"}
     )
+    fr_alpha: float = field(
+        default=0.005,
+        metadata={"help": "--method fr: amplitude α of the Fourier bases (the authors': 0.005)"},
+    )
+    fr_layers: str = field(
+        default="feature",
+        metadata={
+            "help": "--method fr: reparameterise the feature layer (feature; the authors') or "
+            "the trunk's hidden layers (trunk)"
+        },
+    )
 
     def __post_init__(self) -> None:
         for name in ("depth", "width", "multires", "multires_views"):
@@ -78,15 +120,31 @@ class NeRFConfig:
             raise ValueError(
                 f"NeRF skip must be -1 (none) or a trunk layer 0..{self.depth - 2}; got {self.skip}"
             )
+        if not (self.fr_alpha > 0 and math.isfinite(self.fr_alpha)):
+            raise ValueError(f"--fr-alpha must be a positive number; got {self.fr_alpha}")
+        if self.fr_layers not in FR_LAYERS:
+            raise ValueError(f"--fr-layers must be feature or trunk; got {self.fr_layers!r}")
 
 
 class NeRFField(nn.Module):
-    """The NeRF MLP: ``forward([N, 6]) -> raw [N, 4]`` (see the module docstring)."""
+    """The NeRF MLP: ``forward([N, 6]) -> raw [N, 4]`` (see the module docstring), trained as
+    ``method`` (vanilla, fr or bn)."""
 
-    def __init__(self, cfg: NeRFConfig | None = None) -> None:
+    def __init__(self, cfg: NeRFConfig | None = None, method: str = "vanilla") -> None:
         super().__init__()
         cfg = cfg or NeRFConfig()
-        self.cfg = cfg
+        if method not in NERF_METHODS:
+            raise ValueError(
+                f"unknown NeRF method {method!r}; choose one of {', '.join(NERF_METHODS)}"
+            )
+        if method == "fr" and cfg.fr_layers == "feature" and not cfg.use_viewdirs:
+            raise ValueError(
+                "--method fr reparameterises the feature layer, which exists only with view "
+                "directions; use --use-viewdirs or --fr-layers trunk"
+            )
+        if method == "fr" and cfg.fr_layers == "trunk" and cfg.depth < 2:
+            raise ValueError("--fr-layers trunk needs a trunk of at least 2 layers (--depth)")
+        self.cfg, self.method = cfg, method
         self.embed = FrequencyEncoding(3, cfg.multires)
         self.embed_dirs = FrequencyEncoding(3, cfg.multires_views)
         d_in, w = self.embed.out_features, cfg.width
@@ -101,6 +159,27 @@ class NeRFField(nn.Module):
             self.rgb = nn.Linear(w // 2, 3)
         else:
             self.rgb = nn.Linear(w, 3)
+        # BN before each trunk ReLU; Identity keeps one code path for the other methods.
+        self.norms = nn.ModuleList(
+            nn.BatchNorm1d(w) if method == "bn" else nn.Identity() for _ in self.trunk
+        )
+        if method == "fr":
+            self._reparameterize()
+
+    def _reparameterize(self) -> None:
+        """Swap the FR layers in for their plain initial ones (Λ drawn as the authors do)."""
+
+        def fr(layer: nn.Module) -> FRLinear:
+            assert isinstance(layer, nn.Linear)
+            return FRLinear(
+                layer.weight, layer.bias, alpha=self.cfg.fr_alpha, init="uniform", **NERF_FR_BASES
+            )
+
+        if self.cfg.fr_layers == "feature":
+            self.feature = fr(self.feature)
+        else:
+            for i in range(1, len(self.trunk)):
+                self.trunk[i] = fr(self.trunk[i])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != 6:
@@ -109,8 +188,8 @@ class NeRFField(nn.Module):
             )
         pts = self.embed(x[..., :3])
         h = pts
-        for i, layer in enumerate(self.trunk):
-            h = torch.relu(layer(h))
+        for i, (layer, norm) in enumerate(zip(self.trunk, self.norms, strict=True)):
+            h = torch.relu(norm(layer(h)))
             if i == self.cfg.skip:
                 h = torch.cat([pts, h], dim=-1)
         sigma = self.sigma(h)

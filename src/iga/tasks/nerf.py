@@ -173,9 +173,11 @@ class NeRFFitConfig:
             raise ValueError(f"--batching must be image or all; got {self.batching!r}")
         if self.kernel not in KERNELS:
             raise ValueError(f"--kernel must be one of {', '.join(KERNELS)}; got {self.kernel!r}")
-        if self.method.method in ("fr", "bn"):
+        fr_feature = self.method.method == "fr" and self.net.fr_layers == "feature"
+        if fr_feature and not self.net.use_viewdirs:
             raise ValueError(
-                f"--method {self.method.method} is not available for NeRF yet; use vanilla or iga"
+                "--method fr reparameterises the feature layer, which exists only with view "
+                "directions; use --use-viewdirs or --fr-layers trunk"
             )
         if self.method.method == "iga" and self.method.every != 1:
             raise ValueError(
@@ -235,7 +237,8 @@ class RayRenderer(nn.Module):
 
 
 class NeRF(nn.Module):
-    """Coarse and fine NeRF networks with nerf-pytorch's hierarchical sampling.
+    """Coarse and fine NeRF networks with nerf-pytorch's hierarchical sampling, both trained
+    as ``method`` (vanilla, fr or bn; :class:`~iga.models.nerf.NeRFField`).
 
     ``forward(rays [R, 6])`` (origin, direction) returns ``[R, 6]``: the fine render then the
     coarse render (``[R, 3]``, the coarse render, without a fine network). After each forward,
@@ -243,10 +246,18 @@ class NeRF(nn.Module):
     kernels take their inputs.
     """
 
-    def __init__(self, net: NeRFConfig, render: RenderConfig, near: float, far: float) -> None:
+    def __init__(
+        self,
+        net: NeRFConfig,
+        render: RenderConfig,
+        near: float,
+        far: float,
+        method: str = "vanilla",
+    ) -> None:
         super().__init__()
-        self.coarse = NeRFField(net)
-        self.fine = NeRFField(net) if render.n_fine > 0 else None
+        # FR and BN reparameterise both networks, as in the authors' nerf-pytorch (one class).
+        self.coarse = NeRFField(net, method)
+        self.fine = NeRFField(net, method) if render.n_fine > 0 else None
         self.render_cfg = render
         self.near, self.far = near, far
         self.last: dict[str, torch.Tensor] = {}
@@ -478,7 +489,9 @@ class NeRFTask:
             )
         rays = _view_rays(train_scene, train_scene.poses).to(device)  # [V, H, W, 6]
         target = train_scene.images.to(device)
-        model = NeRF(cfg.net, cfg.render, train_scene.near, train_scene.far).to(device)
+        field_method = cfg.method.method if cfg.method.method in ("fr", "bn") else "vanilla"
+        model = NeRF(cfg.net, cfg.render, train_scene.near, train_scene.far, field_method)
+        model = model.to(device)
         batch, mode = cfg.batch_rays, cfg.batching
         # The model renders [fine, coarse]; the target is repeated to match (the logged mse is
         # over both renders, the score over the fine one).
