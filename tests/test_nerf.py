@@ -24,7 +24,10 @@ from iga.tasks.nerf import (
     RayRenderer,
     RenderConfig,
     fit_nerf,
+    is_dead,
     pose_spherical,
+    probe_rows,
+    redraw_dead,
     run_key,
 )
 from iga.tasks.nerf_data import load_blender
@@ -397,6 +400,50 @@ def test_fr_options_keep_the_keys_of_older_runs():
     assert config_key(old, {"lr": cfg.lr}) == run_key(cfg)
     changed = NeRFFitConfig(scene="s", net=NeRFConfig(fr_alpha=0.01))
     assert run_key(changed) != run_key(cfg)
+
+
+# --- dead networks at initialisation ----------------------------------------------------------
+
+
+def _kill(field: NeRFField) -> None:
+    with torch.no_grad():
+        field.sigma.weight.zero_()
+        field.sigma.bias.fill_(-1.0)  # raw σ = -1 everywhere: zero weights, zero gradient
+
+
+def test_a_dead_network_is_detected_and_drawn_again():
+    torch.manual_seed(0)
+    nerf = NeRF(TINY_NET, RenderConfig(n_coarse=8, n_fine=8), near=2.0, far=6.0)
+    o, d = camera_rays(6, 6, 5.0, pose_spherical(0.0, -30.0, 4.0))
+    rays = torch.cat([o, d], dim=-1).reshape(-1, 6)
+    state = torch.get_rng_state()
+    probe = probe_rows(rays, 2.0, 6.0, 16)
+    assert probe.shape == (36 * 16, 6) and torch.equal(torch.get_rng_state(), state)  # no RNG
+    _kill(nerf.fine)
+    coarse = nerf.coarse
+    assert is_dead(nerf.fine, probe) and not is_dead(coarse, probe)
+    # Dead means no gradient at all: the rendered colour does not depend on the weights.
+    rgb = nerf(rays)[:, :3]
+    rgb.sum().backward()
+    assert all(p.grad is None or not p.grad.any() for p in nerf.fine.parameters())
+    draws = redraw_dead(nerf, TINY_NET, "vanilla", probe, seed=0)
+    assert draws["coarse"] == 0 and 1 <= draws["fine"] <= 10
+    assert nerf.coarse is coarse and not is_dead(nerf.fine, probe)
+
+
+def test_a_network_dead_on_every_draw_is_a_one_line_error(monkeypatch):
+    class Dead(NeRFField):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            _kill(self)
+
+    nerf = NeRF(TINY_NET, RenderConfig(n_coarse=8, n_fine=0), near=2.0, far=6.0)
+    _kill(nerf.coarse)
+    monkeypatch.setattr("iga.tasks.nerf.NeRFField", Dead)
+    probe = probe_rows(torch.tensor([[0.0, 0.0, 4.0, 0.0, 0.0, -1.0]]), 2.0, 6.0, 8)
+    with pytest.raises(ValueError, match="after 10 draws .* --seed 3") as err:
+        redraw_dead(nerf, TINY_NET, "vanilla", probe, seed=3)
+    assert "\n" not in str(err.value)
 
 
 # --- training ---------------------------------------------------------------------------------

@@ -469,7 +469,8 @@ _NOTHING = object()
 _ADDED_LATER: dict[str, dict[str, Any]] = {
     "train": {"schedule": "step"},
     "method": {"solver": "exact", "solver_iters": 2},
-    "net": {"fr_alpha": 0.005, "fr_layers": "feature"},  # NeRF's FR options
+    # NeRF: FR options; redraw_dead changed nothing for the committed runs (alive at init)
+    "net": {"fr_alpha": 0.005, "fr_layers": "feature", "redraw_dead": True},
 }
 """Per config section, fields added after results were committed, with the value every older
 run used: left out of the key at that value, so finished runs keep their keys (and are not

@@ -96,6 +96,13 @@ class NeRFConfig:
     use_viewdirs: bool = field(
         default=True, metadata={"help": "NeRF MLP: colour depends on the viewing direction"}
     )
+    redraw_dead: bool = field(
+        default=True,
+        metadata={
+            "help": "NeRF MLP: draw a network's initial weights again while σ <= 0 at every "
+            "probe point (a dead ReLU density gets no gradient and never learns)"
+        },
+    )
     fr_alpha: float = field(
         default=0.005,
         metadata={"help": "--method fr: amplitude α of the Fourier bases (the authors': 0.005)"},

@@ -38,6 +38,7 @@ A run directory holds the usual ``config.json``, ``metrics.csv``, ``summary.json
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -66,7 +67,10 @@ __all__ = [
     "RayRenderer",
     "RenderConfig",
     "fit_nerf",
+    "is_dead",
     "pose_spherical",
+    "probe_rows",
+    "redraw_dead",
     "render_image",
     "run_key",
 ]
@@ -388,6 +392,56 @@ class NeRFAdjuster:
         self.iga.load_state_dict(state)
 
 
+DEAD_DRAWS = 10
+"""How many times a dead network is drawn again before the run gives up."""
+
+
+def probe_rows(rays: torch.Tensor, near: float, far: float, n_samples: int) -> torch.Tensor:
+    """Field rows [P, 6] of a fixed probe: up to 1024 rays evenly strided over ``rays``
+    [N, 6], each at the midpoints of ``n_samples`` bins of [near, far]. It draws no random
+    number, so probing leaves every seed's random stream as it was."""
+    step = max(1, rays.shape[0] // 1024)
+    r = rays[::step][:1024]
+    edges = torch.linspace(near, far, n_samples + 1, dtype=r.dtype, device=r.device)
+    z = (0.5 * (edges[1:] + edges[:-1])).expand(r.shape[0], n_samples)
+    return _points(r[:, :3], r[:, 3:6], z).reshape(-1, 6)
+
+
+def is_dead(field_net: nn.Module, rows: torch.Tensor) -> bool:
+    """True when the field's density is zero (raw σ <= 0) at every row: then every rendering
+    weight is zero, no gradient reaches the field, and it can never learn (ReLU density)."""
+    with torch.no_grad():
+        return not bool((field_net(rows)[:, 3] > 0).any())
+
+
+def redraw_dead(
+    nerf: NeRF, net: NeRFConfig, method: str, rows: torch.Tensor, seed: int
+) -> dict[str, int]:
+    """Draw each network of ``nerf`` that :func:`is_dead` on ``rows`` again (from the global
+    random stream, so deterministically per seed); returns the draws per network.
+
+    Raises:
+        ValueError: when a network is still dead after :data:`DEAD_DRAWS` draws.
+    """
+    draws = {}
+    device = rows.device
+    for name in ("coarse", "fine"):
+        if getattr(nerf, name) is None:
+            continue
+        k = 0
+        while is_dead(getattr(nerf, name), rows):
+            if k == DEAD_DRAWS:
+                raise ValueError(
+                    f"the {name} NeRF network renders nothing (σ <= 0 everywhere) after "
+                    f"{DEAD_DRAWS} draws of its weights with --seed {seed}; try another "
+                    "--seed, --method bn or a wider network"
+                )
+            setattr(nerf, name, NeRFField(net, method).to(device))
+            k += 1
+        draws[name] = k
+    return draws
+
+
 def _plain_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     # nerf-pytorch's img_loss + img_loss0: the sum of the two renders' MSEs.
     loss = nn.functional.mse_loss(pred[:, :3], target[:, :3])
@@ -492,6 +546,20 @@ class NeRFTask:
         field_method = cfg.method.method if cfg.method.method in ("fr", "bn") else "vanilla"
         model = NeRF(cfg.net, cfg.render, train_scene.near, train_scene.far, field_method)
         model = model.to(device)
+        redraws = {}
+        if cfg.net.redraw_dead:
+            # nerf-pytorch's ReLU density is dead at initialisation for some seeds (about one
+            # in three at the cpu tier's 4×128; docs/nerf.md): such a run renders white for
+            # ever. Drawing that network again costs nothing and spares an hour of nothing.
+            probe = probe_rows(rays[0].reshape(-1, 6), train_scene.near, train_scene.far, 64)
+            redraws = redraw_dead(model, cfg.net, field_method, probe, cfg.train.seed)
+            for name, k in redraws.items():
+                if k:
+                    print(
+                        f"NeRF: the {name} network was dead at initialisation (σ <= 0 at all "
+                        f"{probe.shape[0]} probe points); drawn again {k}×",
+                        file=sys.stderr,
+                    )
         batch, mode = cfg.batch_rays, cfg.batching
         # The model renders [fine, coarse]; the target is repeated to match (the logged mse is
         # over both renders, the score over the fine one).
@@ -546,6 +614,7 @@ class NeRFTask:
                 "samples_per_ray": [cfg.render.n_coarse, cfg.render.n_coarse + cfg.render.n_fine],
                 "epochs": cfg.train.steps * batch / (v * h * w),
                 "parameters": int(sum(p.numel() for p in model.parameters())),
+                "dead_init_redraws": redraws,
             },
             groups_flag="--batch-rays",
         )
