@@ -377,6 +377,10 @@ def test_bn_field_normalises_the_trunk_with_running_statistics():
     # ... the first trunk layer's normalised pre-activations have zero mean over the batch.
     z = norms[0](field.trunk[0](field.embed(x[:, :3])))
     torch.testing.assert_close(z.mean(0), torch.zeros(16), atol=1e-5, rtol=0)
+    # Probing for a dead density leaves the running statistics alone.
+    before = {k: v.clone() for k, v in field.state_dict().items()}
+    assert not is_dead(field, x)
+    assert all(torch.equal(v, field.state_dict()[k]) for k, v in before.items())
     # Eval mode (rendering): running statistics, so rows are independent of their batch.
     field.eval()
     torch.testing.assert_close(field(x[:8]), field(x)[:8])

@@ -37,6 +37,7 @@ A run directory holds the usual ``config.json``, ``metrics.csv``, ``summary.json
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from dataclasses import asdict, dataclass, field
@@ -409,9 +410,10 @@ def probe_rows(rays: torch.Tensor, near: float, far: float, n_samples: int) -> t
 
 def is_dead(field_net: nn.Module, rows: torch.Tensor) -> bool:
     """True when the field's density is zero (raw σ <= 0) at every row: then every rendering
-    weight is zero, no gradient reaches the field, and it can never learn (ReLU density)."""
+    weight is zero, no gradient reaches the field, and it can never learn (ReLU density).
+    Probed on a copy, so BN's running statistics stay as they were."""
     with torch.no_grad():
-        return not bool((field_net(rows)[:, 3] > 0).any())
+        return not bool((copy.deepcopy(field_net)(rows)[:, 3] > 0).any())
 
 
 def redraw_dead(
@@ -548,9 +550,9 @@ class NeRFTask:
         model = model.to(device)
         redraws = {}
         if cfg.net.redraw_dead:
-            # nerf-pytorch's ReLU density is dead at initialisation for some seeds (about one
-            # in three at the cpu tier's 4×128; docs/nerf.md): such a run renders white for
-            # ever. Drawing that network again costs nothing and spares an hour of nothing.
+            # nerf-pytorch's ReLU density is dead at initialisation for about half of the seeds
+            # (docs/nerf.md): such a run renders white for ever. Drawing that network again
+            # costs a forward pass and spares an hour of nothing.
             probe = probe_rows(rays[0].reshape(-1, 6), train_scene.near, train_scene.far, 64)
             redraws = redraw_dead(model, cfg.net, field_method, probe, cfg.train.seed)
             for name, k in redraws.items():
