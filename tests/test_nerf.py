@@ -425,6 +425,8 @@ def test_a_dead_network_is_detected_and_drawn_again():
     assert probe.shape == (36 * 16, 6) and torch.equal(torch.get_rng_state(), state)  # no RNG
     _kill(nerf.fine)
     coarse = nerf.coarse
+    with torch.no_grad():
+        coarse.sigma.bias.fill_(1e3)  # σ > 0 at every point: alive
     assert is_dead(nerf.fine, probe) and not is_dead(coarse, probe)
     # Dead means no gradient at all: the rendered colour does not depend on the weights.
     rgb = nerf(rays)[:, :3]
