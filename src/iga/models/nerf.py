@@ -99,8 +99,8 @@ class NeRFConfig:
     redraw_dead: bool = field(
         default=True,
         metadata={
-            "help": "NeRF MLP: draw a network's initial weights again while σ <= 0 at every "
-            "probe point (a dead ReLU density gets no gradient and never learns)"
+            "help": "NeRF MLP: draw a network's initial weights again while σ > 0 at under "
+            "1% of the probe points (a dead ReLU density gets no gradient and never learns)"
         },
     )
     fr_alpha: float = field(
