@@ -437,6 +437,22 @@ def test_a_dead_network_is_detected_and_drawn_again():
     assert nerf.coarse is coarse and not is_dead(nerf.fine, probe)
 
 
+def test_a_network_alive_on_a_handful_of_points_counts_as_dead():
+    rows = torch.linspace(0, 1, 1000)[:, None].expand(1000, 6)
+
+    class Field(torch.nn.Module):  # raw σ > 0 on the rows above a threshold
+        def __init__(self, cut: float) -> None:
+            super().__init__()
+            self.cut = cut
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([x[:, :3], x[:, :1] - self.cut], dim=-1)
+
+    assert is_dead(Field(0.996), rows)  # σ > 0 on 4 rows in 1000: under 1 %
+    assert not is_dead(Field(0.98), rows)  # on 20 rows: 2 %
+    assert is_dead(Field(2.0), rows)  # on none
+
+
 def test_a_network_dead_on_every_draw_is_a_one_line_error(monkeypatch):
     class Dead(NeRFField):
         def __init__(self, *args, **kwargs):
