@@ -45,6 +45,7 @@ __all__ = [
     "FrequencyEncoding",
     "NeRFConfig",
     "NeRFField",
+    "check_method",
 ]
 
 NERF_METHODS = ("vanilla", "fr", "bn")
@@ -133,6 +134,19 @@ class NeRFConfig:
             raise ValueError(f"--fr-layers must be feature or trunk; got {self.fr_layers!r}")
 
 
+def check_method(cfg: NeRFConfig, method: str) -> None:
+    """Raise a one-line ValueError when ``method`` cannot train a field of shape ``cfg``."""
+    if method not in NERF_METHODS:
+        raise ValueError(f"unknown NeRF method {method!r}; choose one of {', '.join(NERF_METHODS)}")
+    if method == "fr" and cfg.fr_layers == "feature" and not cfg.use_viewdirs:
+        raise ValueError(
+            "--method fr reparameterises the feature layer, which exists only with view "
+            "directions; use --use-viewdirs or --fr-layers trunk"
+        )
+    if method == "fr" and cfg.fr_layers == "trunk" and cfg.depth < 2:
+        raise ValueError("--fr-layers trunk needs a trunk of at least 2 layers (--depth)")
+
+
 class NeRFField(nn.Module):
     """The NeRF MLP: ``forward([N, 6]) -> raw [N, 4]`` (see the module docstring), trained as
     ``method`` (vanilla, fr or bn)."""
@@ -140,17 +154,7 @@ class NeRFField(nn.Module):
     def __init__(self, cfg: NeRFConfig | None = None, method: str = "vanilla") -> None:
         super().__init__()
         cfg = cfg or NeRFConfig()
-        if method not in NERF_METHODS:
-            raise ValueError(
-                f"unknown NeRF method {method!r}; choose one of {', '.join(NERF_METHODS)}"
-            )
-        if method == "fr" and cfg.fr_layers == "feature" and not cfg.use_viewdirs:
-            raise ValueError(
-                "--method fr reparameterises the feature layer, which exists only with view "
-                "directions; use --use-viewdirs or --fr-layers trunk"
-            )
-        if method == "fr" and cfg.fr_layers == "trunk" and cfg.depth < 2:
-            raise ValueError("--fr-layers trunk needs a trunk of at least 2 layers (--depth)")
+        check_method(cfg, method)
         self.cfg, self.method = cfg, method
         self.embed = FrequencyEncoding(3, cfg.multires)
         self.embed_dirs = FrequencyEncoding(3, cfg.multires_views)

@@ -51,7 +51,7 @@ from torch import nn
 from .. import metrics, plots
 from ..core import IGA
 from ..io import config_key, save_gif, save_png, save_torch, to_jsonable
-from ..models.nerf import NeRFConfig, NeRFField
+from ..models.nerf import NeRFConfig, NeRFField, check_method
 from ..train import MethodConfig, TrainConfig, TrainResult
 from .base import Fit, check_ints, config_from_dict, fit
 from .nerf_data import BlenderScene, load_blender
@@ -178,12 +178,8 @@ class NeRFFitConfig:
             raise ValueError(f"--batching must be image or all; got {self.batching!r}")
         if self.kernel not in KERNELS:
             raise ValueError(f"--kernel must be one of {', '.join(KERNELS)}; got {self.kernel!r}")
-        fr_feature = self.method.method == "fr" and self.net.fr_layers == "feature"
-        if fr_feature and not self.net.use_viewdirs:
-            raise ValueError(
-                "--method fr reparameterises the feature layer, which exists only with view "
-                "directions; use --use-viewdirs or --fr-layers trunk"
-            )
+        if self.method.method in ("fr", "bn"):  # at config time: one-line CLI errors
+            check_method(self.net, self.method.method)
         if self.method.method == "iga" and self.method.every != 1:
             raise ValueError(
                 "--every must be 1 for NeRF: each step draws new rays, and S is a matrix over "
