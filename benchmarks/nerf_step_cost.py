@@ -4,10 +4,11 @@
         [--size 100] [--threads 2] [--settings 0,1,2,3,4] [--methods fr,bn]
 
 Real rays of the scene's first 10 training views; for each setting (rays per step, MLP depth ×
-width, skip, coarse + fine samples) the median of 4 timed steps after 2 untimed ones, vanilla
-then IGA with the paper's kernel (``sample``) then the exact per-ray kernel (``ray``), end 5,
-then the baselines ``--methods`` (FR, BN: their own networks). One untimed pass of the first
-setting comes first, so that no setting pays the process's warm-up. Run it with the machine
+width, skip, coarse + fine samples) the median of 4 timed steps after 2 untimed ones of each
+of vanilla, IGA with the paper's kernel (``sample``), the exact per-ray kernel (``ray``), end 5,
+and the baselines ``--methods`` (FR, BN: their own networks), taking turns one step at a time
+on the same rays. One untimed pass of the first setting comes first, so that no setting pays
+the process's warm-up. Run it with the machine
 otherwise idle (what docs/nerf.md reports).
 """
 
@@ -34,24 +35,31 @@ SETTINGS = [
 """(rays per step, depth, width, skip, coarse samples, fine samples)."""
 
 
-def _seconds(net: NeRF, mode: str, rays, target, n_rays: int) -> float:
-    """Median seconds of 4 steps after 2 (``mode``: vanilla, fr, bn or an IGA kernel)."""
-    opt = torch.optim.Adam(net.parameters(), 5e-4)
-    adj = None
-    if mode in ("sample", "ray"):
-        adj = NeRFAdjuster.build(net, n_rays, mode, MethodConfig(end=5), seed=0)
-    times = []
+def _seconds(nets: dict[str, NeRF], rays, target, n_rays: int) -> dict[str, float]:
+    """Median seconds of a step per mode over 4 rounds after 2 (``nets``: mode -> network).
+
+    The modes take turns, one step each per round, so that a drift of the machine's speed
+    (another process, the allocator, the CPU's clock) is shared by all of them.
+    """
+    opts = {m: torch.optim.Adam(n.parameters(), 5e-4) for m, n in nets.items()}
+    adjs = {
+        m: NeRFAdjuster.build(n, n_rays, m, MethodConfig(end=5), seed=0)
+        for m, n in nets.items()
+        if m in ("sample", "ray")
+    }
+    times: dict[str, list[float]] = {m: [] for m in nets}
     for _ in range(6):
         idx = torch.randint(len(rays), (n_rays,))
         x, y = rays[idx], target[idx].repeat(1, 2)
-        t = time.perf_counter()
-        out = net(x)
-        loss = _plain_loss(out, y) if adj is None else adj.loss(out, y, x)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times[2:])
+        for m, net in nets.items():
+            t = time.perf_counter()
+            out = net(x)
+            loss = _plain_loss(out, y) if m not in adjs else adjs[m].loss(out, y, x)
+            opts[m].zero_grad()
+            loss.backward()
+            opts[m].step()
+            times[m].append(time.perf_counter() - t)
+    return {m: statistics.median(t[2:]) for m, t in times.items()}
 
 
 def main() -> None:
@@ -75,21 +83,19 @@ def main() -> None:
         cfg = NeRFConfig(depth=depth, width=width, skip=skip)
         return NeRF(cfg, RenderConfig(n_coarse=nc, n_fine=nf), scene.near, scene.far, method)
 
-    for mode in ("vanilla", "sample", "ray", *baselines):  # warm-up, not reported
-        _seconds(
-            nerf(SETTINGS[0], mode if mode in baselines else "vanilla"), mode, rays, target, 256
-        )
+    modes = ("vanilla", "sample", "ray", *baselines)
+
+    def nets(setting: tuple[int, ...]) -> dict[str, NeRF]:
+        # the same initial network for vanilla and both kernels; FR and BN have their own
+        return {m: nerf(setting, m if m in baselines else "vanilla") for m in modes}
+
+    _seconds(nets(SETTINGS[0]), rays, target, 256)  # warm-up, not reported
     extra = "".join(f" {m} |" for m in baselines)
     print(f"| rays | MLP | samples | vanilla s/step | sample kernel | ray kernel |{extra}")
     print("| ---: | --- | --- | ---: | ---: | ---: |" + " ---: |" * len(baselines))
     for setting in rows:
         n_rays, depth, width, skip, nc, nf = setting
-        net = nerf(setting)
-        sec = {
-            mode: _seconds(net, mode, rays, target, n_rays) for mode in ("vanilla", "sample", "ray")
-        }
-        for m in baselines:
-            sec[m] = _seconds(nerf(setting, m), m, rays, target, n_rays)
+        sec = _seconds(nets(setting), rays, target, n_rays)
         ratios = "".join(
             f" {sec[m] / sec['vanilla']:.2f}× |" for m in ("sample", "ray", *baselines)
         )
