@@ -1,0 +1,147 @@
+"""The authors' NeRF training (LabShuHangGU/IGA-INR, ``nerf-pytorch-master/``) on the CPU at
+the cpu tier's settings, and iga's scorer on its checkpoints: the side-by-side run of
+docs/nerf.md.
+
+    python benchmarks/nerf_authors_side_by_side.py probe AUTHORS_DIR
+    python benchmarks/nerf_authors_side_by_side.py train AUTHORS_DIR SEED NAME [--gradient_adjust]
+    python benchmarks/nerf_authors_side_by_side.py score CHECKPOINT [--theirs]
+
+``AUTHORS_DIR`` is a checkout of their ``nerf-pytorch-master/`` (not part of this repository);
+their script needs ``configargparse``, ``imageio`` and ``opencv-python-headless`` (``cv2``, for
+their half-resolution resize). Patched for the CPU only: ``.cuda()`` is a no-op, and the
+``torch.cuda.FloatTensor`` default (set in their ``__main__``) is not set. Their seed is a
+module constant (4096, a dead fine network at 4×128, see ``probe``); ``train`` calls their
+``seed_torch(SEED)`` again before their ``train()``. Everything else is their code. Env:
+``ITERS`` (default 500), ``THREADS`` (1), ``SCENE`` (../shared/data/nerf_synthetic/lego),
+``LOGS`` (their ``--basedir``, default runs/authors_nerf). ``score`` renders the first 8 test
+views at 100×100 with iga's renderer and metrics (their weights mapped into
+:class:`iga.tasks.nerf.NeRF`, whose field equals theirs to 1e-16), for their checkpoints
+(``--theirs``) and our ``final.pt`` alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+SCENE = os.environ.get("SCENE", "../shared/data/nerf_synthetic/lego")
+TIER = [
+    "--dataset_type", "blender", "--half_res", "--white_bkgd", "--no_batching", "--use_viewdirs",
+    "--netdepth", "4", "--netwidth", "128", "--netdepth_fine", "4", "--netwidth_fine", "128",
+    "--N_samples", "32", "--N_importance", "32", "--N_rand", "1024",
+    "--xuhao", "5", "--replace_start", "0", "--replace_end", "5",
+    "--lrate", "5e-4", "--lrate_decay", "200", "--precrop_iters", "0", "--testskip", "1",
+]  # fmt: skip
+
+
+def _authors(path: str):  # noqa: ANN202 - their module
+    torch.Tensor.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
+    nn.Module.cuda = lambda self, *a, **k: self  # type: ignore[method-assign]
+    torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+    sys.path.insert(0, path)
+    import run_nerf  # type: ignore[import-not-found]
+
+    return run_nerf
+
+
+def _argv(name: str, *extra: str) -> list[str]:
+    logs = os.environ.get("LOGS", "runs/authors_nerf")
+    return ["run_nerf.py", *TIER, "--datadir", SCENE, "--basedir", logs, "--expname", name, *extra]
+
+
+def probe(path: str) -> None:
+    """Fraction of probe points with σ > 0 for their coarse and fine networks, seeds 0-19 and
+    4096 (their default); dead = under 1 % (iga's rule)."""
+    a = _authors(path)
+    import load_blender  # type: ignore[import-not-found]
+
+    sys.argv = _argv("probe", "--no_reload")
+    args = a.config_parser().parse_args()
+    os.makedirs(os.path.join(args.basedir, "probe"), exist_ok=True)
+    _, poses, _, hwf, _ = load_blender.load_blender_data(args.datadir, True, 8)
+    h, w, f = int(hwf[0]), int(hwf[1]), hwf[2]
+    k = np.array([[f, 0, 0.5 * w], [0, f, 0.5 * h], [0, 0, 1]])
+    ro, rd = a.get_rays(h, w, k, torch.Tensor(poses[0][:3, :4]))
+    idx = torch.randperm(h * w, generator=torch.Generator().manual_seed(0))[:1024]
+    ro, rd = ro.reshape(-1, 3)[idx], rd.reshape(-1, 3)[idx]
+    pts = ro[:, None] + rd[:, None] * torch.linspace(2.0, 6.0, 64)[None, :, None]
+    vd = rd / rd.norm(dim=-1, keepdim=True)
+    for seed in [*range(20), 4096]:
+        a.seed_torch(seed)
+        kw = a.create_nerf(args)[0]
+        alive = []
+        for net in (kw["network_fn"], kw["network_fine"]):
+            with torch.no_grad():
+                alive.append(
+                    float((kw["network_query_fn"](pts, vd, net)[..., 3] > 0).float().mean())
+                )
+        state = "alive" if min(alive) >= 0.01 else "DEAD"
+        print(f"seed {seed}: sigma > 0 at coarse {alive[0]:.4f}, fine {alive[1]:.4f}: {state}")
+
+
+def train(path: str, seed: int, name: str, extra: list[str]) -> None:
+    """Their ``train()`` at the cpu tier's settings, a checkpoint every 500 steps."""
+    a = _authors(path)
+    iters = os.environ.get("ITERS", "500")
+    sys.argv = _argv(name, "--N_iters", iters, "--i_weights", "500", "--i_testset", "100000000",
+                     "--i_print", "50", *extra)  # fmt: skip
+    a.seed_torch(seed)
+    a.train()
+
+
+def score(checkpoint: str, theirs: bool) -> None:
+    """Test PSNR and SSIM of the first 8 test views at 100×100, iga's renderer and metrics."""
+    from iga import metrics
+    from iga.models.nerf import NeRFConfig
+    from iga.tasks.nerf import NeRF, RenderConfig, _view_rays, render_image
+    from iga.tasks.nerf_data import load_blender
+
+    model = NeRF(
+        NeRFConfig(depth=4, width=128, skip=-1), RenderConfig(n_coarse=32, n_fine=32), 2.0, 6.0
+    )
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if theirs:
+        names = {"trunk": "pts_linears", "sigma": "alpha_linear", "feature": "feature_linear",
+                 "view": "views_linears.0", "rgb": "rgb_linear"}  # fmt: skip
+        nets = {"coarse": "network_fn_state_dict", "fine": "network_fine_state_dict"}
+        mapped = {}
+        for key, value in model.state_dict().items():
+            net, head, tail = key.split(".", 2)
+            # the encodings' frequency buffers are ours; their encoder holds no tensors
+            mapped[key] = (
+                value if head.startswith("embed") else state[nets[net]][f"{names[head]}.{tail}"]
+            )
+        state = mapped
+    model.load_state_dict(state)
+    model.eval()
+    test = load_blender(SCENE, "test", size=100, views=8)
+    psnrs, ssims = [], []
+    with torch.no_grad():
+        for rays, img in zip(_view_rays(test, test.poses), test.images, strict=True):
+            pred = render_image(model, rays, 4096)
+            psnrs.append(metrics.psnr(pred, img))
+            ssims.append(metrics.ssim(pred, img))
+    out = {
+        "checkpoint": os.path.basename(checkpoint),
+        "psnr_test": float(np.mean(psnrs)),
+        "ssim_test": float(np.mean(ssims)),
+        "psnr_test_views": [float(p) for p in psnrs],
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "probe":
+        probe(sys.argv[2])
+    elif cmd == "train":
+        train(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:])
+    elif cmd == "score":
+        score(sys.argv[2], "--theirs" in sys.argv[3:])
+    else:
+        sys.exit(__doc__)
