@@ -55,33 +55,35 @@ def _argv(name: str, *extra: str) -> list[str]:
 
 
 def probe(path: str) -> None:
-    """Fraction of probe points with σ > 0 for their coarse and fine networks, seeds 0-19 and
-    4096 (their default); dead = under 1 % (iga's rule)."""
-    a = _authors(path)
-    import load_blender  # type: ignore[import-not-found]
+    """Whether their coarse and fine networks are alive at initialisation, seeds 0-19 and 4096
+    (their default), by iga's own rule and probe (:func:`iga.tasks.nerf.is_dead` on
+    :func:`~iga.tasks.nerf.probe_rows` of the first training view)."""
+    from iga.tasks.nerf import _view_rays, is_dead, probe_rows
+    from iga.tasks.nerf_data import load_blender
 
+    a = _authors(path)
     sys.argv = _argv("probe", "--no_reload")
     args = a.config_parser().parse_args()
     os.makedirs(os.path.join(args.basedir, "probe"), exist_ok=True)
-    _, poses, _, hwf, _ = load_blender.load_blender_data(args.datadir, True, 8)
-    h, w, f = int(hwf[0]), int(hwf[1]), hwf[2]
-    k = np.array([[f, 0, 0.5 * w], [0, f, 0.5 * h], [0, 0, 1]])
-    ro, rd = a.get_rays(h, w, k, torch.Tensor(poses[0][:3, :4]))
-    idx = torch.randperm(h * w, generator=torch.Generator().manual_seed(0))[:1024]
-    ro, rd = ro.reshape(-1, 3)[idx], rd.reshape(-1, 3)[idx]
-    pts = ro[:, None] + rd[:, None] * torch.linspace(2.0, 6.0, 64)[None, :, None]
-    vd = rd / rd.norm(dim=-1, keepdim=True)
+    scene = load_blender(SCENE, "train", size=100, views=1)
+    rows = probe_rows(_view_rays(scene, scene.poses)[0].reshape(-1, 6), scene.near, scene.far, 64)
+
+    class Field(nn.Module):  # their network as a field of (point, direction) rows
+        def __init__(self, query, net: nn.Module) -> None:  # noqa: ANN001 - their closure
+            super().__init__()
+            self.query, self.net = query, net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.query(x[:, None, :3], x[:, 3:6], self.net)[:, 0]
+
     for seed in [*range(20), 4096]:
         a.seed_torch(seed)
         kw = a.create_nerf(args)[0]
-        alive = []
-        for net in (kw["network_fn"], kw["network_fine"]):
-            with torch.no_grad():
-                alive.append(
-                    float((kw["network_query_fn"](pts, vd, net)[..., 3] > 0).float().mean())
-                )
-        state = "alive" if min(alive) >= 0.01 else "DEAD"
-        print(f"seed {seed}: sigma > 0 at coarse {alive[0]:.4f}, fine {alive[1]:.4f}: {state}")
+        q = kw["network_query_fn"]
+        dead = [is_dead(Field(q, kw[n]), rows) for n in ("network_fn", "network_fine")]
+        state = "alive" if not any(dead) else "DEAD"
+        print(f"seed {seed}: coarse {'dead' if dead[0] else 'alive'}, "
+              f"fine {'dead' if dead[1] else 'alive'}: {state}")  # fmt: skip
 
 
 def train(path: str, seed: int, name: str, extra: list[str]) -> None:
