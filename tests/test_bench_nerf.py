@@ -54,7 +54,10 @@ def test_tiny_benchmark_writes_the_table(scenes: Path, tmp_path: Path) -> None:
     # Each metric beside the paper's own numbers (they once shared a label and got mixed up).
     assert "paper PSNR (Table 3" in psnr_part and "| 31.23 |" in psnr_part
     assert "0.953" not in psnr_part and "| 0.953 |" in ssim_part
-    assert [f.name for f in (out / "figures").iterdir()] == ["toy_test0.png"]
+    assert sorted(f.name for f in (out / "figures").iterdir()) == [
+        "toy_test0.png",
+        "toy_val_psnr.png",
+    ]
     run = out.parent / "runs" / "toy" / "iga" / "seed1"
     assert (run / "summary.json").is_file() and not (run / "best.pt").exists()
 

@@ -65,12 +65,15 @@ def psnr_curves(
     path: PathLike,
     title: str | None = None,
     ylabel: str = "PSNR (dB)",
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Plot PSNR (dB), or any score named by ``ylabel``, against training step, one line per
     label, and save it to ``path``.
 
     ``curves`` maps a label to ``(steps, psnr_values)`` of equal length. Non-finite values
     (an ``inf`` PSNR from a perfect fit) are left out of the line rather than breaking the axis.
+    ``styles`` maps a label to extra matplotlib line options (e.g. one colour per method and
+    one line style per seed).
     """
     if not curves:
         raise ValueError("psnr_curves needs at least one curve; pass {label: (steps, psnr)}")
@@ -84,7 +87,8 @@ def psnr_curves(
                 f"curve {label!r} has {x.size} steps but {y.size} PSNR values; "
                 "pass equal-length 1-D sequences"
             )
-        ax.plot(x, np.where(np.isfinite(y), y, np.nan), label=str(label), linewidth=1.5)
+        style = {"linewidth": 1.5, **((styles or {}).get(label) or {})}
+        ax.plot(x, np.where(np.isfinite(y), y, np.nan), label=str(label), **style)
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)

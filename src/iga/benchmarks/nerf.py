@@ -97,7 +97,8 @@ def run_nerf(config: dict[str, Any]) -> dict[str, Any]:
 
 def figures(report: Report, out: Path) -> None:
     """Per scene: the first test views of every method (first seed) beside the truth, whole
-    and zoomed on the patch where NeRF and NeRF+IGA differ most."""
+    and zoomed on the patch where NeRF and NeRF+IGA differ most; and the validation PSNR
+    curves of every run (one colour per method, one line style per seed)."""
     import numpy as np
     from PIL import Image
 
@@ -130,6 +131,51 @@ def figures(report: Report, out: Path) -> None:
             {"ground truth": truth, **renders},
             out / "figures" / f"{scene}_test0.png",
             titles_extra=extra,
+        )
+    for scene in p.axes["scene"]:
+        _validation_curves(report, out, scene)
+
+
+def _validation_curves(report: Report, out: Path, scene: str) -> None:
+    import csv
+
+    from ..plots import psnr_curves
+
+    p = report.plan
+    methods, seeds = list(p.axes["method"]), list(p.axes["seed"])
+    records = sorted(
+        (r for r in report.records if r["scene"] == scene),
+        key=lambda r: (methods.index(r["method"]), seeds.index(r["seed"])),
+    )
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    styles: dict[str, dict[str, Any]] = {}
+    for r in records:
+        path = out / r["run_dir"] / "metrics.csv"
+        if not path.is_file():
+            continue
+        with path.open(newline="") as f:
+            rows = [row for row in csv.DictReader(f) if row.get("psnr_val")]
+        if not rows:
+            continue
+        label = f"{LABELS['method'].get(r['method'], r['method'])}, seed {r['seed']}"
+        curves[label] = (
+            [int(row["step"]) for row in rows],
+            [float(row["psnr_val"]) for row in rows],
+        )
+        styles[label] = {
+            "color": f"C{methods.index(r['method']) % 10}",
+            "linestyle": ("-", "--", ":", "-.")[seeds.index(r["seed"]) % 4],
+            "marker": "o",
+            "markersize": 3,
+        }
+    if curves:
+        cfg: NeRFFitConfig = p.context.config
+        psnr_curves(
+            curves,
+            out / "figures" / f"{scene}_val_psnr.png",
+            title=f"{scene}: validation PSNR during training "
+            f"({cfg.val_views} view{'s' if cfg.val_views != 1 else ''})",
+            styles=styles,
         )
 
 
