@@ -58,6 +58,10 @@ def test_tiny_benchmark_writes_the_table(scenes: Path, tmp_path: Path) -> None:
         "toy_test0.png",
         "toy_val_psnr.png",
     ]
+    # One validation curve per run, read back from its metrics.csv (every 10 of 20 steps).
+    curves = bench_nerf._validation_curves(rep, out, "toy")
+    assert len(curves) == 6 and "NeRF+IGA (ray kernel), seed 1" in curves
+    assert all(steps == [0, 10, 20] and len(v) == 3 for steps, v in curves.values())
     run = out.parent / "runs" / "toy" / "iga" / "seed1"
     assert (run / "summary.json").is_file() and not (run / "best.pt").exists()
 

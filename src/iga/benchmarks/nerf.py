@@ -136,7 +136,11 @@ def figures(report: Report, out: Path) -> None:
         _validation_curves(report, out, scene)
 
 
-def _validation_curves(report: Report, out: Path, scene: str) -> None:
+def _validation_curves(
+    report: Report, out: Path, scene: str
+) -> dict[str, tuple[list[int], list[float]]]:
+    """Plot and return the validation PSNR curves of ``scene``'s finished runs
+    (label -> (steps, PSNR)); runs without a ``metrics.csv`` are left out."""
     import csv
 
     from ..plots import psnr_curves
@@ -177,6 +181,7 @@ def _validation_curves(report: Report, out: Path, scene: str) -> None:
             f"({cfg.val_views} view{'s' if cfg.val_views != 1 else ''})",
             styles=styles,
         )
+    return curves
 
 
 def _describe(cfg: NeRFFitConfig) -> str:
