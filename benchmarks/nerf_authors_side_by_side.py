@@ -98,9 +98,8 @@ def train(path: str, seed: int, name: str, extra: list[str]) -> None:
 
 def score(checkpoint: str, theirs: bool) -> None:
     """Test PSNR and SSIM of the first 8 test views at 100×100, iga's renderer and metrics."""
-    from iga import metrics
     from iga.models.nerf import NeRFConfig
-    from iga.tasks.nerf import NeRF, RenderConfig, _view_rays, render_image
+    from iga.tasks.nerf import NeRF, RenderConfig, score_views
     from iga.tasks.nerf_data import load_blender
 
     model = NeRF(
@@ -120,19 +119,12 @@ def score(checkpoint: str, theirs: bool) -> None:
             )
         state = mapped
     model.load_state_dict(state)
-    model.eval()
-    test = load_blender(SCENE, "test", size=100, views=8)
-    psnrs, ssims = [], []
-    with torch.no_grad():
-        for rays, img in zip(_view_rays(test, test.poses), test.images, strict=True):
-            pred = render_image(model, rays, 4096)
-            psnrs.append(metrics.psnr(pred, img))
-            ssims.append(metrics.ssim(pred, img))
+    _, scores = score_views(model, load_blender(SCENE, "test", size=100, views=8), 4096)
     out = {
         "checkpoint": os.path.basename(checkpoint),
-        "psnr_test": float(np.mean(psnrs)),
-        "ssim_test": float(np.mean(ssims)),
-        "psnr_test_views": [float(p) for p in psnrs],
+        "psnr_test": float(np.mean(scores["psnr"])),
+        "ssim_test": float(np.mean(scores["ssim"])),
+        "psnr_test_views": [float(p) for p in scores["psnr"]],
     }
     print(json.dumps(out))
 

@@ -141,8 +141,7 @@ def _validation_curves(
 ) -> dict[str, tuple[list[int], list[float]]]:
     """Plot and return the validation PSNR curves of ``scene``'s finished runs
     (label -> (steps, PSNR)); runs without a ``metrics.csv`` are left out."""
-    import csv
-
+    from ..io import read_csv
     from ..plots import psnr_curves
 
     p = report.plan
@@ -157,8 +156,7 @@ def _validation_curves(
         path = out / r["run_dir"] / "metrics.csv"
         if not path.is_file():
             continue
-        with path.open(newline="") as f:
-            rows = [row for row in csv.DictReader(f) if row.get("psnr_val")]
+        rows = [row for row in read_csv(path) if row.get("psnr_val")]
         if not rows:
             continue
         label = f"{LABELS['method'].get(r['method'], r['method'])}, seed {r['seed']}"

@@ -74,6 +74,7 @@ __all__ = [
     "redraw_dead",
     "render_image",
     "run_key",
+    "score_views",
 ]
 
 KERNELS = ("sample", "sample-authors", "ray")
@@ -481,6 +482,29 @@ def render_image(model: NeRF, rays: torch.Tensor, chunk: int) -> torch.Tensor:
     return rgb.reshape(*rays.shape[:-1], 3).clamp(0.0, 1.0)
 
 
+def score_views(
+    model: NeRF, scene: BlenderScene, chunk: int
+) -> tuple[list[torch.Tensor], dict[str, list[float]]]:
+    """Render every view of ``scene`` with ``model`` and score it against the view's image.
+
+    Returns the renders [H, W, 3] (on the CPU) and per-view ``psnr``, ``ssim`` and ``lpips``
+    lists (``lpips`` empty when LPIPS is not installed). Any NeRF-layout weights can be scored
+    this way, e.g. another code's checkpoint mapped into :class:`NeRF`.
+    """
+    device = next(model.parameters()).device
+    renders: list[torch.Tensor] = []
+    scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "lpips": []}
+    for r, img in zip(_view_rays(scene, scene.poses), scene.images, strict=True):
+        pred = render_image(model, r.to(device), chunk).cpu()
+        renders.append(pred)
+        scores["psnr"].append(metrics.psnr(pred, img))
+        scores["ssim"].append(metrics.ssim(pred, img))
+        lp = metrics.lpips_metric(pred, img)
+        if lp is not None:
+            scores["lpips"].append(lp)
+    return renders, scores
+
+
 def pose_spherical(theta: float, phi: float, radius: float) -> torch.Tensor:
     """nerf-pytorch's turntable camera: on a sphere of ``radius`` at azimuth ``theta`` and
     elevation ``phi`` (degrees), looking at the origin (Blender axes, z up)."""
@@ -631,17 +655,10 @@ class NeRFTask:
         device = next(model.parameters()).device
         model.load_state_dict(result.best_state)
         test = self._load(cfg, "test", cfg.test_views)
-        test_rays = _view_rays(test, test.poses)
+        renders, scores = score_views(model, test, cfg.render.chunk)
+        psnrs, ssims, lpipss = scores["psnr"], scores["ssim"], scores["lpips"]
         (out / "test").mkdir(exist_ok=True)
-        renders, psnrs, ssims, lpipss = [], [], [], []
-        for i, (r, img) in enumerate(zip(test_rays, test.images, strict=True)):
-            pred = render_image(model, r.to(device), cfg.render.chunk).cpu()
-            renders.append(pred)
-            psnrs.append(metrics.psnr(pred, img))
-            ssims.append(metrics.ssim(pred, img))
-            lp = metrics.lpips_metric(pred, img)
-            if lp is not None:
-                lpipss.append(lp)
+        for i, pred in enumerate(renders):
             save_png(out / "test" / f"{i:03d}.png", pred)
         title = f"{Path(cfg.scene).name} {cfg.method.method}"
         shown = {}
