@@ -155,8 +155,13 @@ def test_config_round_trip_through_json():
 
 
 def _exp1_small(method: str, out: Path, steps: int = 120) -> dict:
+    # The paper's Exp. 1 grid (N = 1024 on the circle, groups of 8: 128 groups, end 15) at the
+    # cpu tier's lr, shortened. A coarser grid is not a smaller copy of it: with N = 256 (32
+    # groups) and end 15 the S̃_e run spikes at lr 1.0, 0.5 and 0.1, with max-residual and
+    # centre sampling alike, and where it ends depends on float summation order (1 vs 2 torch
+    # threads; issue 22, docs/function1d.md "How stable is Exp. 1").
     cfg = FunctionFitConfig(
-        signal=_circle(256),
+        signal=_circle(1024),
         net=NetConfig(arch="arora", width=1024),
         adjust=AdjustConfig(method=method, end=15, ref="start", group=8),
         train=TrainConfig(steps=steps, lr=1.0, decay_at=1.0, optimizer="sgd", spectrum_every=60),
@@ -166,14 +171,29 @@ def _exp1_small(method: str, out: Path, steps: int = 120) -> dict:
     return fit_function(cfg, progress=False, plots=method == "iga")
 
 
-def test_iga_lowers_high_frequency_error_faster_than_identity(tmp_path):
+def _mse_curve(run: Path) -> list[float]:
+    rows = (run / "metrics.csv").read_text().splitlines()
+    col = rows[0].split(",").index("mse")
+    return [float(r.split(",")[col]) for r in rows[1:]]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_iga_lowers_high_frequency_error_faster_than_identity(tmp_path, threads):
+    # Thresholds hold with a wide margin for seeds 0-4 at 1 and 2 threads (measured: Δ_5
+    # 0.26-0.29 against 0.71-0.72, Δ_3 0.17-0.26 against 0.41-0.43, MSE 0.37-0.41 against
+    # 0.69-0.70), so they test the method, not the float summation order of one machine.
+    torch.set_num_threads(threads)
     base = _exp1_small("vanilla", tmp_path / "identity")
     adj = _exp1_small("iga", tmp_path / "iga")
     assert adj["bins"] == [1, 3, 5, 10]
     # The balanced eigen-directions cover the second and third target frequencies.
-    for b in ("3", "5"):
-        assert adj["delta_final"][b] < 0.6 * base["delta_final"][b]
-    assert adj["mse_final"] < base["mse_final"]
+    assert adj["delta_final"]["5"] < 0.5 * base["delta_final"]["5"]
+    assert adj["delta_final"]["3"] < 0.8 * base["delta_final"]["3"]
+    assert adj["mse_final"] < 0.75 * base["mse_final"]
+    # A stable run: no logged MSE of the second half rises above the half-way value.
+    mse = _mse_curve(tmp_path / "iga")
+    half = len(mse) // 2
+    assert max(mse[half:]) <= mse[half] * 1.05, mse
     run = tmp_path / "iga"
     for name in ("config.json", "metrics.csv", "summary.json", "mse.png", "delta.png", "fit.png"):
         assert (run / name).is_file(), name
@@ -275,3 +295,28 @@ def test_paper_tiers_follow_the_paper():
     assert groups == {(g, e) for g in (1, 4, 8) for e in range(2, 9)}
     with pytest.raises(ValueError, match="tier"):
         EXPERIMENTS["function1d-exp1"]("gpu")
+
+
+@pytest.mark.parametrize(("optimizer", "lr"), [("muon", 0.02), ("esgd", 0.05)])
+def test_rival_optimizers_fit_a_1d_signal_with_iga(tmp_path, optimizer, lr):
+    cfg = FunctionFitConfig(
+        signal=SignalConfig(freqs="2,4", domain="-1,1", points=128),
+        net=NetConfig(arch="relu", width=32, hidden_layers=3),
+        adjust=AdjustConfig(method="iga", end=4, group=4),
+        train=TrainConfig(steps=150, lr=lr, decay_at=1.0, optimizer=optimizer),
+        eval_every=10,
+        out=str(tmp_path / "run"),
+    )
+    s = fit_function(cfg, progress=False, plots=False)
+    mse = _mse_curve(tmp_path / "run")
+    assert s["mse_final"] < 0.5 * mse[0]
+
+
+def test_muon_on_the_arora_network_is_a_one_line_error(tmp_path, capsys):
+    argv = ["fit", "function", "--arch", "arora", "--coords", "circle", "--domain", "0,2pi",
+            "--freqs", "0.4,0.8", "--points", "64", "--width", "16", "--method", "vanilla",
+            "--optimizer", "muon", "--lr", "0.1", "--steps", "3", "--out", str(tmp_path / "r"),
+            "--quiet"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no hidden weight matrices" in err

@@ -471,11 +471,24 @@ def test_a_network_dead_on_every_draw_is_a_one_line_error(monkeypatch):
 # --- training ---------------------------------------------------------------------------------
 
 
+ESGD_FAST = {"d_warmup": 5, "update_every": 5}
+
+
 @pytest.mark.parametrize(
-    ("method", "kernel"),
-    [("vanilla", "sample"), ("fr", "sample"), ("bn", "sample"), ("iga", "sample"), ("iga", "ray")],
+    ("method", "kernel", "optimizer"),
+    [
+        ("vanilla", "sample", ("adam", 5e-3, {})),
+        ("fr", "sample", ("adam", 5e-3, {})),
+        ("bn", "sample", ("adam", 5e-3, {})),
+        ("iga", "sample", ("adam", 5e-3, {})),
+        ("iga", "ray", ("adam", 5e-3, {})),
+        # the rivals of iga.optim, combined with IGA (Muon takes both fields' hidden matrices)
+        ("iga", "sample", ("muon", 0.02, {})),
+        ("iga", "sample", ("esgd", 0.02, ESGD_FAST)),
+    ],
 )
-def test_a_few_steps_lower_the_loss(tmp_path, method, kernel):
+def test_a_few_steps_lower_the_loss(tmp_path, method, kernel, optimizer):
+    name, lr, options = optimizer
     root = write_scene(tmp_path / "scene", size=8, views=2)
     cfg = NeRFFitConfig(
         scene=str(root),
@@ -489,7 +502,9 @@ def test_a_few_steps_lower_the_loss(tmp_path, method, kernel):
         net=TINY_NET,
         render=RenderConfig(n_coarse=8, n_fine=8, chunk=64),
         method=MethodConfig(method=method, end=3),
-        train=TrainConfig(steps=40, lr=5e-3, schedule="exp", decay=0.5),
+        train=TrainConfig(
+            steps=40, lr=lr, schedule="exp", decay=0.5, optimizer=name, optimizer_options=options
+        ),
         out=str(tmp_path / "run"),
     )
     s = fit_nerf(cfg, progress=False)
@@ -556,3 +571,19 @@ def test_readme_nerf_snippet_runs_and_learns():
     exec(compile(source, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
     assert namespace["adjuster"].spectrum is not None  # IGA was active
     assert fine_mse(namespace["nerf"]) < 0.5 * fine_mse(untrained)
+
+
+def test_muon_takes_the_hidden_matrices_of_both_nerf_fields():
+    from iga.optim import muon_split
+    from iga.tasks.nerf import NeRF
+
+    model = NeRF(TINY_NET, RenderConfig(n_coarse=4, n_fine=4), near=2.0, far=6.0)
+    names = {id(p): n for n, p in model.named_parameters()}
+    muon, other = muon_split(model)
+    chosen = sorted(names[id(p)] for p in muon)
+    for field in ("coarse", "fine"):
+        assert f"{field}.trunk.0.weight" not in chosen  # the input layer stays with Adam
+        assert f"{field}.sigma.weight" not in chosen and f"{field}.rgb.weight" not in chosen
+        assert f"{field}.trunk.1.weight" in chosen
+    assert all(p.ndim == 2 for p in muon)
+    assert len(muon) + len(other) == len(list(model.parameters()))

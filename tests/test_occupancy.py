@@ -201,6 +201,24 @@ def test_a_short_fit_learns_the_shape_and_writes_its_outputs(sphere: Path, tmp_p
     assert s["epochs"] == pytest.approx(150 * 64 * 8 / 16**3)
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "lr", "options"),
+    [("muon", 0.05, {}), ("esgd", 0.2, {"d_warmup": 5, "update_every": 10})],
+)
+def test_rival_optimizers_with_iga_learn_the_shape(
+    sphere: Path, tmp_path: Path, optimizer: str, lr: float, options: dict
+) -> None:
+    cfg = _cfg(
+        sphere, tmp_path / "run", steps=150, lr=lr, optimizer=optimizer, optimizer_options=options
+    )
+    s = fit_occupancy(cfg, progress=False)
+    first = float((Path(cfg.out) / "metrics.csv").read_text().splitlines()[1].split(",")[-1])
+    assert s["iou"] > first + 0.2 and s["iou"] > 0.7
+    assert json.loads((Path(cfg.out) / "config.json").read_text())["train"]["optimizer"] == (
+        optimizer
+    )
+
+
 def test_interrupt_then_resume_equals_a_straight_run(sphere: Path, tmp_path: Path) -> None:
     straight = fit_occupancy(_cfg(sphere, tmp_path / "straight", steps=40), progress=False)
     cfg = _cfg(sphere, tmp_path / "resumed", steps=40, checkpoint_every=10)

@@ -44,13 +44,24 @@ def _cfg(png: Path, out: Path, method: str = "iga", **train: Any) -> ImageFitCon
     )
 
 
+# Each optimiser's state (Muon + Adam pair, ESGD's curvature EMA, its step counters and its
+# Rademacher generator) and the cosine schedule must survive a resume too.
+OPTIMIZER_RUNS = {
+    "adam": {},
+    "muon": {"optimizer": "muon", "schedule": "cosine"},
+    "esgd": {"optimizer": "esgd", "optimizer_options": {"d_warmup": 5, "update_every": 4}},
+}
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZER_RUNS))
 @pytest.mark.parametrize("method", ["iga", "vanilla"])
 def test_interrupt_then_resume_equals_a_straight_run(
-    tiny_png: Path, tmp_path: Path, method: str
+    tiny_png: Path, tmp_path: Path, method: str, optimizer: str
 ) -> None:
-    straight = fit_image(_cfg(tiny_png, tmp_path / "straight", method), progress=False)
+    opt = OPTIMIZER_RUNS[optimizer]
+    straight = fit_image(_cfg(tiny_png, tmp_path / "straight", method, **opt), progress=False)
 
-    cfg = _cfg(tiny_png, tmp_path / "resumed", method, checkpoint_every=7)
+    cfg = _cfg(tiny_png, tmp_path / "resumed", method, checkpoint_every=7, **opt)
     with pytest.raises(TrainingInterrupted, match="--resume"):
         fit(interrupt_at(ImageTask(), 17), cfg, progress=False)
     out = Path(cfg.out)

@@ -6,10 +6,11 @@ The public API (see the README for a quickstart)::
     loss = adjuster.loss(model(coords), target, coords)
 
 plus the pieces: :func:`entk`, :func:`balance_matrix`, :mod:`groups`, :func:`adjusted_loss`,
-and :func:`image_points` (an image's ``[-1, 1]`` (y, x) coordinates and colours).
+and :func:`image_points` (an image's ``[-1, 1]`` (y, x) coordinates and colours); optimisers
+that combine with IGA (Adam, SGD, Muon, ESGD) are in :mod:`optim`.
 """
 
-from . import models
+from . import models, optim
 from .core import (
     IGA,
     SAMPLING,
@@ -46,4 +47,5 @@ __all__ = [
     "max_residual_points",
     "models",
     "ntk_two_layer_relu",
+    "optim",
 ]

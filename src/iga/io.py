@@ -467,7 +467,7 @@ def prepare_run_dir(path: PathLike, overwrite: bool) -> Path:
 
 _NOTHING = object()
 _ADDED_LATER: dict[str, dict[str, Any]] = {
-    "train": {"schedule": "step"},
+    "train": {"schedule": "step", "optimizer_options": {}},
     "method": {"solver": "exact", "solver_iters": 2},
     # NeRF: FR options; redraw_dead changed nothing for the committed runs (alive at init)
     "net": {"fr_alpha": 0.005, "fr_layers": "feature", "redraw_dead": True},

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .core import IGA
 from .core.spectrum import SOLVERS
+from .optim import OPTIMIZERS, SCHEDULES, build_optimizer, build_schedule, check_optimizer
 
 __all__ = [
     "METHODS",
@@ -38,8 +39,6 @@ __all__ = [
 METHODS = ("vanilla", "fr", "bn", "iga")
 """vanilla, fr and bn train with the plain MSE gradient (fr/bn change the model, built by the
 task through ``iga.models.build(..., method=...)``); iga adjusts the gradient."""
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("step", "exp")
 
 
 class Adjuster(Protocol):
@@ -106,7 +105,11 @@ class TrainConfig:
     steps: int = field(default=2000, metadata={"help": "training steps (full batch)"})
     lr: float | None = field(
         default=None,
-        metadata={"help": "learning rate; paper's default: 5e-3 for iga with relu/pe, else 1e-3"},
+        metadata={
+            "help": "learning rate; default: the --optimizer recipe's (muon 0.1, esgd 0.1 for "
+            "relu/pe, else 0.15), for adam/sgd the paper's (images: 5e-3 for iga with relu/pe, "
+            "else 1e-3)"
+        },
     )
     decay_at: float = field(
         default=0.3, metadata={"help": "fraction of steps at the initial lr before the decay"}
@@ -115,11 +118,26 @@ class TrainConfig:
     schedule: str = field(
         default="step",
         metadata={
-            "help": "lr schedule: step (×--decay from --decay-at on; the image experiments) or "
-            "exp (×--decay^(step/steps), reaching --decay at the end; the occupancy experiments)"
+            "help": "lr schedule: step (×--decay from --decay-at on; the image experiments), "
+            "exp (×--decay^(step/steps), reaching --decay at the end; the occupancy "
+            "experiments) or cosine (to 1e-6 at the end; Muon-INRs' recipe)"
         },
     )
-    optimizer: str = field(default="adam", metadata={"help": "adam or sgd (plain, no momentum)"})
+    optimizer: str = field(
+        default="adam",
+        metadata={
+            "help": "adam, sgd, muon (Muon on the hidden matrices + Adam; torch >= 2.9) or esgd "
+            "(diagonal curvature preconditioner); each combines with every --method"
+        },
+    )
+    optimizer_options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "flag": "--optimizer-opt",
+            "help": "optimizer option, e.g. adam_lr=1e-3 (muon), update_every=100 (esgd), "
+            "momentum=0.9 (sgd); see docs/rivals.md",
+        },
+    )
     seed: int = field(default=0, metadata={"help": "seed of the initial weights and sampling"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda"})
     spectrum_every: int = field(
@@ -147,10 +165,7 @@ class TrainConfig:
         _check_device(self.device)
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"--lr must be a positive number; got {self.lr}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"unknown --optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
-            )
+        check_optimizer(self.optimizer, self.optimizer_options)
         if self.schedule not in SCHEDULES:
             raise ValueError(
                 f"unknown --schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
@@ -315,17 +330,9 @@ def train(
     says at which step (``diverged_at``) and keeps the best weights before it.
     """
     score_fn = score_fn or _psnr
-    opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.SGD
-    opt = opt_cls(model.parameters(), lr=lr)
-    decay_step = round(cfg.decay_at * cfg.steps)
-    if cfg.schedule == "exp":
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: cfg.decay ** min(s / cfg.steps, 1.0)
-        )
-    else:
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 1.0 if s < decay_step else cfg.decay
-        )
+    opt = build_optimizer(model, cfg.optimizer, lr, cfg.optimizer_options, cfg.seed)
+    sched = build_schedule(opt, cfg.schedule, cfg.steps, cfg.decay, cfg.decay_at)
+    curvature = getattr(opt, "update_curvature", None)
     if validate_fn is not None and validate_every < 1:
         raise ValueError(f"validate_every must be >= 1 with a validate_fn; got {validate_every}")
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -416,7 +423,15 @@ def train(
         if chosen > best_score:
             best_score, best_step, best_state = chosen, step, _copy_state(model)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if curvature is not None and opt.wants_curvature():  # type: ignore[attr-defined]
+            # ESGD: the curvature of the fit itself (IGA's surrogate lacks JᵀJ; optim.py).
+            if adjuster is None:
+                curvature(loss, set_grad=True)  # the gradient comes with it: no second backward
+            else:
+                curvature((loss_fn or nn.functional.mse_loss)(pred, y))
+                loss.backward()
+        else:
+            loss.backward()
         opt.step()
         sched.step()
         if step % 10 == 0:

@@ -5,7 +5,12 @@ tier)`` (the plan's arguments). :data:`BENCHMARKS` is the registry the CLI is bu
 from __future__ import annotations
 
 BENCHMARKS: dict[str, tuple[str, ...]] = {
-    "bench": ("iga.benchmarks.image", "iga.benchmarks.occupancy", "iga.benchmarks.nerf"),
+    "bench": (
+        "iga.benchmarks.image",
+        "iga.benchmarks.rivals",
+        "iga.benchmarks.occupancy",
+        "iga.benchmarks.nerf",
+    ),
     "experiment": ("iga.benchmarks.function1d",),
 }
 """Command group (``iga bench``, ``iga experiment``) -> the modules declaring its commands

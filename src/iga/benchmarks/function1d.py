@@ -76,7 +76,7 @@ def exp1_plan(tier: str = "cpu") -> Plan:
             "steps instead of lr 0.1 for 20000 (same ηT = 2000, i.e. the same gradient-flow "
             "time; lr·2λ_max/N = 0.35 keeps every mode stable); S̃ (the full 1024-point eNTK, "
             "0.2-0.6 s per refresh on this busy CPU) recomputed every 5 steps, S̃_e every step. "
-            "Check of the ηT swap: identity and S at width 1024 also with the "
+            "Check of the ηT swap: identity, S and S̃_e at width 1024 also with the "
             "paper's lr 0.1 × 20000 steps"
         )
     every = 10 if tier == "cpu" else 50
@@ -115,6 +115,14 @@ def exp1_plan(tier: str = "cpu") -> Plan:
                 "S (lr 0.1)",
                 1024,
                 AdjustConfig(method="ntk", end=15, ref="start"),
+                0.1,
+                n,
+            ),
+            add(
+                "w1024-iga-15-lr0.1",
+                "S̃_e (lr 0.1)",
+                1024,
+                AdjustConfig(method="iga", end=15, ref="start", group=8),
                 0.1,
                 n,
             ),

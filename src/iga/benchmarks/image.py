@@ -361,14 +361,9 @@ HELP = {"image": "the paper's Kodak table: vanilla/FR/BN/IGA × relu/pe/siren (r
 """The commands this module declares (``iga bench image``) and their help lines."""
 
 
-def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
-    """The :func:`iga.harness.plan` arguments for ``opts`` (tier overrides get their own name)."""
-    tier = ro.tier
-    files = _images(opts.images, Path(opts.data))
-    methods = _options.choices("--methods", opts.methods, BENCH_METHODS)
-    # Table 4 is a mean over kodim01-03: compared only when exactly those images are run.
-    table4 = set(files) == set(TABLE4_IMAGES) and any(m in SAMPLING_VARIANTS for m in methods)
-    b = bench(opts.protocol, table4=table4)
+def tier_config(tier: str) -> tuple[str, ImageFitConfig]:
+    """``(name, config)`` of a built-in tier or of a tier JSON file (keys: size, patch, width,
+    hidden_layers, steps, decay_at; the rest from the cpu tier)."""
     if tier in TIERS:
         name, cfg = tier, TIERS[tier]
     elif Path(tier).is_file():
@@ -392,6 +387,18 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
         name = Path(tier).stem
     else:
         raise FileNotFoundError(f"--tier {tier!r} is neither {' nor '.join(TIERS)} nor a JSON file")
+    return name, cfg
+
+
+def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
+    """The :func:`iga.harness.plan` arguments for ``opts`` (tier overrides get their own name)."""
+    tier = ro.tier
+    files = _images(opts.images, Path(opts.data))
+    methods = _options.choices("--methods", opts.methods, BENCH_METHODS)
+    # Table 4 is a mean over kodim01-03: compared only when exactly those images are run.
+    table4 = set(files) == set(TABLE4_IMAGES) and any(m in SAMPLING_VARIANTS for m in methods)
+    b = bench(opts.protocol, table4=table4)
+    name, cfg = tier_config(tier)
     tags = []
     for key, tag in (
         ("steps", "steps"),
@@ -456,4 +463,5 @@ __all__ = [
     "method_config",
     "run_image",
     "setup",
+    "tier_config",
 ]

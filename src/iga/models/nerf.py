@@ -177,6 +177,13 @@ class NeRFField(nn.Module):
         if method == "fr":
             self._reparameterize()
 
+    def muon_parameters(self) -> list[nn.Parameter]:
+        """The hidden weight matrices (``--optimizer muon``, :func:`iga.optim.muon_split`):
+        the trunk after its input layer, the feature and view layers; the input layer and the
+        sigma and colour heads stay with Adam, as Muon-INRs keeps first and last layers."""
+        hidden = [*self.trunk[1:], getattr(self, "feature", None), getattr(self, "view", None)]
+        return [m.weight for m in hidden if isinstance(m, nn.Linear)]
+
     def _reparameterize(self) -> None:
         """Swap the FR layers in for their plain initial ones (Λ drawn as the authors do)."""
 

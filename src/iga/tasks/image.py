@@ -18,6 +18,7 @@ from .. import metrics, plots
 from ..core import groups as groups_mod
 from ..io import config_key, read_csv, save_png, save_torch, to_jsonable
 from ..models import ARCH_OPTIONS, build
+from ..optim import recipe_lr
 from ..train import MethodConfig, TrainConfig, TrainResult
 from .base import Fit, TrainingDiverged, TrainingInterrupted, config_from_dict, fit
 from .image_data import ImageData, parse_size
@@ -96,7 +97,11 @@ class ImageFitConfig:
     @property
     def lr(self) -> float:
         """The learning rate actually used."""
-        return self.train.lr or default_lr(self.method.method, self.model.arch)
+        return (
+            self.train.lr
+            or recipe_lr(self.train.optimizer, self.model.arch)
+            or default_lr(self.method.method, self.model.arch)
+        )
 
 
 def _reconstruct(model: torch.nn.Module, state: dict[str, torch.Tensor], data: ImageData) -> Any:

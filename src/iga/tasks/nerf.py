@@ -52,6 +52,7 @@ from .. import metrics, plots
 from ..core import IGA
 from ..io import config_key, save_gif, save_png, save_torch, to_jsonable
 from ..models.nerf import NeRFConfig, NeRFField, check_method
+from ..optim import recipe_lr
 from ..train import MethodConfig, TrainConfig, TrainResult
 from .base import Fit, check_ints, config_from_dict, fit
 from .nerf_data import BlenderScene, load_blender
@@ -199,7 +200,8 @@ class NeRFFitConfig:
 
     @property
     def lr(self) -> float:
-        return self.train.lr or NERF_LR
+        # NeRF's MLP is a ReLU network on positional encodings: an optimiser recipe's "pe" lr.
+        return self.train.lr or recipe_lr(self.train.optimizer, "pe") or NERF_LR
 
 
 def _points(rays_o: torch.Tensor, rays_d: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,7 @@ from .. import metrics, plots
 from ..core import groups as groups_mod
 from ..io import config_key, save_torch, to_jsonable
 from ..models import build
+from ..optim import recipe_lr
 from ..train import MethodConfig, TrainConfig, TrainResult
 from .base import Fit, check_ints, config_from_dict, fit
 from .image import ModelConfig
@@ -153,7 +154,11 @@ class OccupancyFitConfig:
     @property
     def lr(self) -> float:
         """The learning rate actually used."""
-        return self.train.lr or default_lr(self.method.method, self.model.arch)
+        return (
+            self.train.lr
+            or recipe_lr(self.train.optimizer, self.model.arch)
+            or default_lr(self.method.method, self.model.arch)
+        )
 
     @property
     def points_per_group(self) -> int:
