@@ -28,10 +28,10 @@ def test_each_method_selects_from_its_own_grid_and_trains_with_its_optimizer(
     out = tmp_path / "out"
     lines: list[str] = []
     report = harness.execute(s, harness.RunOptions(out=str(out), quiet=True), log=lines.append)
-    # 5 selection runs per method, then the main runs are the chosen ones (same image/seed).
+    # 6 selection runs per method, then the main runs are the chosen ones (same image/seed).
     runs = sorted(p.relative_to(out / "tiny" / "runs").parent.as_posix() for p in
                   (out / "tiny" / "runs").rglob("summary.json"))  # fmt: skip
-    assert len(runs) == 15
+    assert len(runs) == 18
     for method, rival in (("adam", "adam"), ("muon+iga", "muon"), ("esgd", "esgd")):  # grids
         lrs = sorted(float(r.split("/")[3][2:]) for r in runs if r.split("/")[2] == method)
         assert lrs == sorted(rivals.GRIDS[rival])

@@ -242,6 +242,16 @@ def test_optimizer_options_are_checked_in_the_users_terms(tmp_path, capsys) -> N
         TrainConfig(optimizer="esgd", optimizer_options={"adam_lr": 1e-3})
     with pytest.raises(ValueError, match="unknown --optimizer 'lion'"):
         TrainConfig(optimizer="lion")
+    for name, opts, what in [
+        ("esgd", {"update_every": 0}, "an integer >= 1"),
+        ("esgd", {"bias_correction": "none"}, "steps or updates"),
+        ("muon", {"adam_lr": -1.0}, "a number > 0"),
+        ("muon", {"first_layer": "yes"}, "true or false"),
+        ("sgd", {"momentum": 1.5}, r"a number in \[0, 1\)"),
+    ]:
+        key, value = next(iter(opts.items()))
+        with pytest.raises(ValueError, match=f"--optimizer-opt {key}={value}: must be {what}"):
+            TrainConfig(optimizer=name, optimizer_options=opts)
     png = tmp_path / "img.png"
     from PIL import Image
 

@@ -151,3 +151,42 @@ def test_config_key_ignores_where_and_sees_what() -> None:
     assert config_key(base, {**resolved, "model": "pe: 2 -> 64 (pe_levels=8)"}) != k
     # Old records carry their resolved facts inside.
     assert config_key({**base, "resolved": resolved}) == k
+
+
+def test_a_non_finite_entk_is_a_divergence_that_keeps_the_best_result(
+    tiny_png: Path, tmp_path: Path
+) -> None:
+    # One hidden layer's weights scaled by 1e20 at step 15 (S is refreshed every 3 steps): the
+    # outputs stay finite but IGA's eNTK (sums of products of gradients) overflows float32
+    # before any loss is formed. That must stop the run like any divergence (best result kept, step
+    # named), not end it with an error and no result (issue 28: it did, and a fair-lr sweep
+    # then never finished its selection).
+    task = ImageTask()
+    setup = task.setup
+
+    def poisoned(cfg: Any, device: torch.device) -> Any:
+        job = setup(cfg, device)
+        seen = {"step": -1, "done": False}
+
+        def extra(step: int, pred: torch.Tensor) -> dict[str, Any]:
+            seen["step"] = step
+            return {}
+
+        def poison(module: torch.nn.Module, args: Any) -> None:
+            # At the first forward of step 15 (before its graph exists).
+            if seen["step"] == 14 and not seen["done"]:
+                seen["done"] = True
+                with torch.no_grad():  # outputs stay finite, the Jacobian's products do not
+                    module.net[4].weight.mul_(1e20)
+
+        job.extra = extra
+        job.model.register_forward_pre_hook(poison)
+        return job
+
+    task.setup = poisoned  # type: ignore[method-assign]
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match=r"non-finite at step 15.*lower --lr"):
+        fit(task, _cfg(tiny_png, out, "iga", steps=30, spectrum_every=1), progress=False)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["diverged_at_step"] == 15 and np.isfinite(s["psnr_best"]) and s["best_step"] <= 14
+    assert (out / "reconstruction.png").exists() and (out / "best.pt").exists()

@@ -267,6 +267,8 @@ class OptimizerSpec:
     lr: Callable[[str], float | None] = lambda arch: None
     """The recipe's lr for an arch, or None for the task's own default (the paper's)."""
     min_torch: tuple[int, int] | None = None
+    check: Mapping[str, tuple[Callable[[Any], bool], str]] = field(default_factory=dict)
+    """Per option: a test of its value and what it must be, for a one-line error at config time."""
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {}
@@ -289,13 +291,16 @@ def check_optimizer(name: str, options: Mapping[str, Any] | None = None) -> None
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown --optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     spec = OPTIMIZERS[name]
-    for key in options or {}:
+    for key, value in (options or {}).items():
         if key not in spec.options:
             accepted = ", ".join(spec.options) or "none"
             raise ValueError(
                 f"--optimizer-opt {key}: not an option of --optimizer {name} (it accepts: "
                 f"{accepted})"
             )
+        ok, what = spec.check.get(key, (lambda v: True, ""))
+        if not ok(value):
+            raise ValueError(f"--optimizer-opt {key}={value}: must be {what}")
     if spec.min_torch is not None and _torch_version() < spec.min_torch:
         need = ".".join(map(str, spec.min_torch))
         raise ValueError(
@@ -334,6 +339,19 @@ def muon_split(
     muon = [p for p in trainable if id(p) in chosen]
     other = [p for p in trainable if id(p) not in chosen]
     return muon, other
+
+
+def _number(lo: float, hi: float = math.inf, lo_open: bool = False) -> Callable[[Any], bool]:
+    def ok(v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+        return (v > lo if lo_open else v >= lo) and v < hi
+
+    return ok
+
+
+def _count(lo: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo
 
 
 def _build_adam(model: nn.Module, lr: float, o: dict[str, Any], seed: int) -> torch.optim.Optimizer:
@@ -375,11 +393,21 @@ def _build_esgd(model: nn.Module, lr: float, o: dict[str, Any], seed: int) -> to
 
 register_optimizer(
     OptimizerSpec(
-        "adam", "Adam on every parameter (the paper's)", _build_adam, options={"eps": 1e-8}
+        "adam",
+        "Adam on every parameter (the paper's)",
+        _build_adam,
+        options={"eps": 1e-8},
+        check={"eps": (_number(0), "a number >= 0")},
     )
 )
 register_optimizer(
-    OptimizerSpec("sgd", "plain SGD (the paper's Exp. 1)", _build_sgd, options={"momentum": 0.0})
+    OptimizerSpec(
+        "sgd",
+        "plain SGD (the paper's Exp. 1)",
+        _build_sgd,
+        options={"momentum": 0.0},
+        check={"momentum": (_number(0, 1), "a number in [0, 1)")},
+    )
 )
 register_optimizer(
     OptimizerSpec(
@@ -390,6 +418,12 @@ register_optimizer(
         options={"adam_lr": 1e-3, "adam_eps": 1e-10, "momentum": 0.95, "first_layer": False},
         lr=lambda arch: 0.1,
         min_torch=(2, 9),
+        check={
+            "adam_lr": (_number(0, lo_open=True), "a number > 0"),
+            "adam_eps": (_number(0), "a number >= 0"),
+            "momentum": (_number(0, 1), "a number in [0, 1)"),
+            "first_layer": (lambda v: isinstance(v, bool), "true or false"),
+        },
     )
 )
 register_optimizer(
@@ -400,6 +434,12 @@ register_optimizer(
         _build_esgd,
         options={"eps": 1e-4, "update_every": 100, "d_warmup": 50, "bias_correction": "steps"},
         lr=lambda arch: 0.1 if arch in ("relu", "pe") else 0.15,
+        check={
+            "eps": (_number(0), "a number >= 0"),
+            "update_every": (_count(1), "an integer >= 1"),
+            "d_warmup": (_count(0), "an integer >= 0"),
+            "bias_correction": (lambda v: v in ("steps", "updates"), "steps or updates"),
+        },
     )
 )
 

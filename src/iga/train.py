@@ -18,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import IGA
-from .core.spectrum import SOLVERS
+from .core.spectrum import SOLVERS, NonFiniteKernel
 from .optim import OPTIMIZERS, SCHEDULES, build_optimizer, build_schedule, check_optimizer
 
 __all__ = [
@@ -395,7 +395,7 @@ def train(
                 loss = adjuster.loss(pred, y_adj, x)
             else:
                 loss = (loss_fn or nn.functional.mse_loss)(pred, y)
-        except torch.linalg.LinAlgError:
+        except (torch.linalg.LinAlgError, NonFiniteKernel):
             # A non-finite or degenerate eNTK: the weights have blown up.
             diverged_at = step
             break

@@ -52,10 +52,10 @@ class Rival:
 
 
 GRIDS: dict[str, tuple[float, ...]] = {
-    "adam": (5e-4, 1e-3, 2e-3, 5e-3, 1e-2),
-    "muon": (0.005, 0.01, 0.02, 0.05, 0.1),
-    "esgd": (0.01, 0.03, 0.05, 0.1, 0.15),
-    "esgd+iga": (0.1, 0.3, 0.5, 1.0, 3.0),
+    "adam": (5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2),
+    "muon": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2),
+    "esgd": (0.01, 0.03, 0.05, 0.1, 0.15, 0.3),
+    "esgd+iga": (0.1, 0.3, 0.5, 1.0, 3.0, 10.0),
 }
 """Learning rates tried per optimiser, around each recipe: Adam 1e-3 (the paper's vanilla)
 and 5e-3 (the paper's IGA with ReLU/PE), Muon-INRs' 0.1 for images, ESGD's 0.1 (ReLU+PE) and
@@ -66,8 +66,11 @@ ESGD + IGA gets its own, higher grid: ESGD's step is not normalised by the gradi
 directions by λ_end/λ_i, so at ESGD's own lrs the combination barely moves (measured on
 kodim01 at 96×64, PE, 300 steps: 8.3 dB at lr 0.01, 27.6 at 0.1, 33.3 at 1, 34.7 at 3,
 12.5 at 10; ESGD alone: 28.6 dB at 0.1, 23.0 at 0.3)."""
-RANKS = tuple(range(5))
-"""The selection's candidates: a position in the method's grid (grids have equal length)."""
+RANKS = tuple(range(6))
+"""The selection's candidates: a position in the method's grid (grids have equal length). The
+top of each grid is one step above the lr that first looked best (IGA's 1e-2 and Muon's 0.1
+on ReLU), so that no method's choice sits at the edge of what was tried."""
+assert all(len(g) == len(RANKS) for g in GRIDS.values())
 
 RIVALS: dict[str, Rival] = {
     "adam": Rival("Adam", "vanilla", "adam", "step", "adam"),

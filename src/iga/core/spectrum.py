@@ -26,7 +26,19 @@ import scipy.linalg
 import torch
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["SOLVERS", "Balanced", "balance", "balance_matrix", "ntk_two_layer_relu", "top_eigh"]
+__all__ = [
+    "SOLVERS",
+    "Balanced",
+    "NonFiniteKernel",
+    "balance",
+    "balance_matrix",
+    "ntk_two_layer_relu",
+    "top_eigh",
+]
+
+class NonFiniteKernel(ValueError):
+    """K holds NaN or inf: the model's gradients blew up (training loops report divergence)."""
+
 
 SOLVERS = ("exact", "subspace")
 """How :func:`balance` finds the top eigenpairs (see :func:`top_eigh`)."""
@@ -148,7 +160,7 @@ def _eigh_desc(K: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, tor
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
         raise ValueError(f"K must be a square matrix; got shape {tuple(K.shape)}")
     if not torch.isfinite(K).all():
-        raise ValueError("K has non-finite entries (the model produced NaN/inf gradients)")
+        raise NonFiniteKernel("K has non-finite entries (the model produced NaN/inf gradients)")
     n = K.shape[0]
     K64 = K.detach().to(torch.float64)
     # eigh reads one triangle only; symmetrise so round-off asymmetry cannot bias it.
@@ -289,7 +301,7 @@ def balance(
             ev = V = None
             if warm is not None and warm.shape == (n, b) and b < n:
                 if not torch.isfinite(K).all():
-                    raise ValueError(
+                    raise NonFiniteKernel(
                         "K has non-finite entries (the model produced NaN/inf gradients)"
                     )
                 th, Vb, res = top_eigh(K, k, warm, iters)
