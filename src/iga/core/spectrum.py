@@ -36,6 +36,7 @@ __all__ = [
     "top_eigh",
 ]
 
+
 class NonFiniteKernel(ValueError):
     """K holds NaN or inf: the model's gradients blew up (training loops report divergence)."""
 
