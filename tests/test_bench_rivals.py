@@ -45,6 +45,9 @@ def test_each_method_selects_from_its_own_grid_and_trains_with_its_optimizer(
     table = (out / "tiny" / "fair" / "table.md").read_text()
     assert "Muon + IGA" in table and "ESGD" in table and "s/step" not in table
     assert (out / "tiny" / "fair" / "selection.md").is_file()
+    grid = (out / "tiny" / "fair" / "grid.md").read_text()
+    assert "| PE | Muon + IGA | 0.005: " in grid and "0.2: " in grid  # lrs, not ranks
+    assert grid.count("**") == 2 * 3  # one chosen lr per method, in bold
     # The figure's curves are kept thinned in curves.csv and rebuilt from it without metrics.csv.
     fig = out / "tiny" / "fair" / "figures" / "kodim01_pe_psnr.png"
     curves = (out / "tiny" / "fair" / "curves.csv").read_text().splitlines()

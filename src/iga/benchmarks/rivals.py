@@ -213,6 +213,39 @@ def _lr_of(report: Report, image: str, arch: str, method: str) -> float:
     return math.nan
 
 
+def grid_report(report: Report) -> dict[str, str]:
+    """``grid.md``: every lr tried per arch × method with its best PSNR (the chosen one in
+    bold, a choice at either end of the grid flagged), as ``selection.md`` with lrs for ranks."""
+    p = report.plan
+    axes = [a for a in p.axes if a not in ("seed", "image")]
+    lines = [
+        f"Best PSNR (dB) on {p.axes['image'][0]}, seed {p.axes['seed'][0]}, of every lr tried "
+        "(bold: chosen; *edge*: the best lr is an end of the grid, so a wider grid might do "
+        "better; a run that diverged keeps the best PSNR before it).",
+        "",
+        "| " + " | ".join(axes) + " | lr: best PSNR | chosen lr |",
+        "| " + " | ".join("---" for _ in axes) + " | --- | ---: |",
+    ]
+    for g, scores in p.scores.items():
+        cell = dict(zip(axes, g, strict=True))
+        method = cell["method"]
+        shown = []
+        for rank in RANKS:
+            v = scores.get(rank)
+            text = f"{rival_lr(method, rank):g}: " + ("—" if v is None else f"{v:.2f}")
+            shown.append(f"**{text}**" if p.chosen.get(g) == rank else text)
+        chosen = p.chosen.get(g)
+        if chosen is None:
+            what = "pending"
+        else:
+            what = f"{rival_lr(method, chosen):g}" + (
+                " *edge*" if chosen in (RANKS[0], RANKS[-1]) else ""
+            )
+        labels = [LABELS.get(a, {}).get(cell[a], str(cell[a])) for a in axes]
+        lines.append("| " + " | ".join(labels) + " | " + ", ".join(shown) + f" | {what} |")
+    return {"grid.md": "\n".join(lines) + "\n"}
+
+
 def bench() -> Bench:
     """The rivals benchmark (fair protocol: best lr of each method's grid on the first image)."""
     return Bench(
@@ -236,6 +269,7 @@ def bench() -> Bench:
         record_keys=("best_step", "steps", "diverged_at_step", "lr"),
         labels=LABELS,
         figures=figures,
+        reports=grid_report,
         describe=_describe,
     )
 
