@@ -1,4 +1,5 @@
-"""One full-batch training loop shared by every task: Adam, step schedule, IGA, logging.
+"""One full-batch training loop shared by every task: optimiser and schedule (:mod:`iga.optim`),
+IGA, logging, checkpoints.
 
 Tasks build the model, data and (optionally) the :class:`~iga.IGA` adjuster and hand them to
 :func:`train`; the loop knows nothing about images, meshes or rays.
