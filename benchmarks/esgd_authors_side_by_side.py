@@ -9,7 +9,7 @@ Usage (one torch thread; run with iga's venv):
         [--pydeps DIR]   (easydict, pyyaml, termcolor if not installed)
 
 REF_DIR is an unmodified checkout of the reference repository (``git archive HEAD``). It is
-never modified: it is copied to ``OUT/work/ref_patched`` and the CPU patches (PATCHES below;
+never modified: it is copied to ``OUT/../patched/ref_patched`` and the CPU patches (PATCHES below;
 three files, device handling and a removed ``torch._six`` import only) are applied to the copy.
 Nothing is written under the iga repository.
 
@@ -516,7 +516,7 @@ def final_weights(patched: Path, name: str) -> dict[str, torch.Tensor] | None:
 
 
 def part2a(patched: Path, out: Path, epochs: int, pydeps: str) -> dict:
-    runner = out.parent / "work" / "run_ref.py"
+    runner = out.parent / "patched" / "run_ref.py"
     runner.write_text(RUNNER)
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = "1"
@@ -568,7 +568,7 @@ def part2a(patched: Path, out: Path, epochs: int, pydeps: str) -> dict:
 
 def part2c(patched: Path, out: Path, epochs: int, seeds: list[int], pydeps: str) -> dict:
     """Seed spread: the authors' ESGD and iga's ESGD with its own generator, other seeds."""
-    runner = out.parent / "work" / "run_ref.py"
+    runner = out.parent / "patched" / "run_ref.py"
     runner.write_text(RUNNER)
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = "1"
@@ -719,7 +719,7 @@ def main() -> None:
     )
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    work = a.out.parent / "work"
+    work = a.out.parent / "patched"
     work.mkdir(parents=True, exist_ok=True)
     patched = prepare(a.ref.resolve(), work)
     print(f"patched copy: {patched}; applied diff: {work / 'applied_patch.diff'}", flush=True)
