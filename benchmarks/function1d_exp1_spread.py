@@ -27,6 +27,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from iga.benchmarks.function1d import EXPERIMENTS, plan_to_dict
+
 OUT = Path("benchmarks/results/function1d/exp1_spread")
 MAIN = [f"w{w}-{m}" for w in (1024, 4096) for m in ("identity", "ntk-15", "entk-15", "iga-15")]
 LABELS = {"identity": "I", "ntk-15": "S", "entk-15": "S̃", "iga-15": "S̃_e"}
@@ -39,13 +41,7 @@ def _iga() -> str:
 
 def plan_for(seed: int) -> dict:
     """The cpu tier's Exp. 1 plan with every run at ``seed`` and without the lr 0.1 checks."""
-    text = subprocess.run(
-        [_iga(), "experiment", "function1d-exp1", "--print-plan"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    plan = json.loads(text)
+    plan = plan_to_dict(EXPERIMENTS["function1d-exp1"]("cpu"))
     plan["runs"] = {k: v for k, v in plan["runs"].items() if k in MAIN}
     plan["labels"] = {k: v for k, v in plan["labels"].items() if k in MAIN}
     plan["panels"] = {

@@ -20,7 +20,15 @@ from tqdm.auto import tqdm
 
 from .core import IGA
 from .core.spectrum import SOLVERS, NonFiniteKernel
-from .optim import OPTIMIZERS, SCHEDULES, build_optimizer, build_schedule, check_optimizer
+from .optim import (
+    ESGD,
+    OPTIMIZERS,
+    SCHEDULES,
+    build_optimizer,
+    build_schedule,
+    check_optimizer,
+    wants_curvature,
+)
 
 __all__ = [
     "METHODS",
@@ -333,7 +341,6 @@ def train(
     score_fn = score_fn or _psnr
     opt = build_optimizer(model, cfg.optimizer, lr, cfg.optimizer_options, cfg.seed)
     sched = build_schedule(opt, cfg.schedule, cfg.steps, cfg.decay, cfg.decay_at)
-    curvature = getattr(opt, "update_curvature", None)
     if validate_fn is not None and validate_every < 1:
         raise ValueError(f"validate_every must be >= 1 with a validate_fn; got {validate_every}")
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -424,12 +431,13 @@ def train(
         if chosen > best_score:
             best_score, best_step, best_state = chosen, step, _copy_state(model)
         opt.zero_grad(set_to_none=True)
-        if curvature is not None and opt.wants_curvature():  # type: ignore[attr-defined]
+        if wants_curvature(opt):
             # ESGD: the curvature of the fit itself (IGA's surrogate lacks JᵀJ; optim.py).
+            assert isinstance(opt, ESGD)
             if adjuster is None:
-                curvature(loss, set_grad=True)  # the gradient comes with it: no second backward
+                opt.update_curvature(loss, set_grad=True)  # the gradient comes with it
             else:
-                curvature((loss_fn or nn.functional.mse_loss)(pred, y))
+                opt.update_curvature((loss_fn or nn.functional.mse_loss)(pred, y))
                 loss.backward()
         else:
             loss.backward()
