@@ -92,3 +92,21 @@ def test_bad_options(meshes: Path) -> None:
         _setup(meshes, seeds="x")
     with pytest.raises(ValueError, match="--groups"):
         _setup(meshes, groups="lines")
+
+
+def test_optimizer_overrides_get_their_own_tier_and_reach_every_run(
+    meshes: Path, tmp_path: Path
+) -> None:
+    s = _setup(meshes, optimizer="muon", schedule="cosine", lr=0.1)
+    assert s["tier"] == "cpu_muon_cosine_lr0.1"  # never mixed with the paper's Adam runs
+    p = harness.plan(
+        s["bench"],
+        s["tier"],
+        tmp_path,
+        **{k: s[k] for k in ("tier_config", "axes", "where", "options")},
+    )
+    for run in p.runs:
+        train = run.spec.config["fit"]["train"]
+        assert (train["optimizer"], train["schedule"], train["lr"]) == ("muon", "cosine", 0.1)
+    with pytest.raises(ValueError, match="optimizer"):
+        _setup(meshes, optimizer="lion")

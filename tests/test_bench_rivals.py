@@ -60,3 +60,30 @@ def test_each_method_selects_from_its_own_grid_and_trains_with_its_optimizer(
     harness.execute(s, ro, log=lines.append)
     assert fig.is_file()
     assert (out / "tiny" / "fair" / "curves.csv").read_text().splitlines() == curves
+
+
+def test_init_recipes_run_only_where_they_apply_and_carry_their_model_options(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "kodak"
+    data.mkdir()
+    y, x = np.mgrid[0:16, 0:24] / 6.0
+    img = np.stack([0.5 + 0.4 * np.sin(x), 0.5 + 0.3 * np.cos(3 * y), 0.5 + 0 * x], -1)
+    Image.fromarray((img * 255).astype(np.uint8)).save(data / "kodim01.png")
+    tier = tmp_path / "tiny.json"
+    tier.write_text(json.dumps({"size": "12x8", "patch": 2, "width": 8, "steps": 2}))
+    opts = rivals.Options(data=str(data), images="1", archs="relu,siren", methods="ws,fresh+iga")
+    s = rivals.setup("rivals", opts, harness.RunOptions(tier=str(tier)))
+    out = tmp_path / "out"
+    planned = harness.plan(out=out, **{k: v for k, v in s.items() if k != "report"})
+    cells = {(c["arch"], c["method"]) for c in planned.grid}
+    # weight scaling is for sinusoidal fields, FreSh for archs with an embedding frequency
+    assert cells == {("siren", "ws"), ("siren", "fresh+iga")}
+    harness.execute(s, harness.RunOptions(out=str(out), quiet=True), log=lambda _: 0)
+    cfgs = [json.loads(p.read_text()) for p in (out / "tiny" / "runs").rglob("config.json")]
+    by = {c["resolved"]["fresh"]["param"] if "fresh" in c["resolved"] else "ws": c for c in cfgs}
+    assert by["ws"]["model"]["options"] == {"weight_scale": 2.0}
+    assert "weight_scale=2.0" in by["ws"]["resolved"]["model"]
+    fr = by["first_omega0"]
+    assert fr["model"]["fresh"] == "auto" and fr["method"]["method"] == "iga"
+    assert f"first_omega0={fr['resolved']['fresh']['chosen']!r}" in fr["resolved"]["model"]

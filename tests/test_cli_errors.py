@@ -28,6 +28,15 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # 512x512 with --patch 1: 262144 groups, an eNTK no machine holds (0.5 TB for K alone).
     Image.fromarray(np.zeros((512, 512, 3), np.uint8)).save(root / "large.png")
     (root / "not_an_image.png").write_text("hello")
+    import trimesh
+
+    trimesh.creation.icosphere(subdivisions=2, radius=0.8).export(root / "ball.obj")
+    # a closed box a thousandth as thick as it is wide: no grid point of 16³ falls inside
+    trimesh.creation.box(extents=(1.0, 1.0, 1e-3)).export(root / "sheet.obj")
+    (root / "tier_list.json").write_text('{"steps": [100, 200]}')
+    (root / "tier_empty_size.json").write_text('{"size": ""}')
+    (root / "tier_unknown.json").write_text('{"stepz": 100}')
+    (root / "tier_not_json.json").write_text("steps = 100")
     (root / "a_file").write_text("x")
     readonly = root / "readonly"
     readonly.mkdir()
@@ -45,6 +54,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "readonly": readonly,
         "run": run,
         "missing": root / "missing.png",
+        "ball": root / "ball.obj",
+        "sheet": root / "sheet.obj",
+        "root": root,
+        "scratch": root / "scratch",  # benchmarks whose runs fail still write their reports
+        **{name: root / f"{name}.json" for name in ("tier_list", "tier_empty_size")},
+        **{name: root / f"{name}.json" for name in ("tier_unknown", "tier_not_json")},
     }
 
 
@@ -59,6 +74,29 @@ def image(*extra: str, path: str = "{png}") -> list[str]:
     argv = ["fit", "image", path, "--steps", "2", "--width", "8", "--patch", "4", "--end", "3"]
     return [*argv, "--device", "cpu", "--quiet", "--out", "{run}", "--overwrite", *extra]
 
+
+def occupancy(*extra: str, mesh: str = "{ball}") -> list[str]:
+    argv = ["fit", "occupancy", mesh, "--resolution", "16", "--block", "2", "--steps", "2"]
+    argv += ["--batch-groups", "8", "--width", "8", "--eval-points", "100"]
+    return [*argv, "--device", "cpu", "--quiet", "--out", "{run}", "--overwrite", *extra]
+
+
+def BENCH_IMAGE(tier: str) -> list[str]:  # noqa: N802 - reads as the command
+    return ["bench", "image", "--tier", tier, "--images", "{png}", "--out", "{run}/b"]
+
+
+BENCH_OCC = ["bench", "occupancy", "--data", "{root}", "--shapes", "ball", "--archs"]
+BENCH_OCC += ["relu", "--methods", "vanilla", "--seeds", "0", "--steps", "2", "--quiet"]
+BENCH_OCC += ["--out", "{scratch}/occ"]
+
+REGIONS = ["analyze", "regions", "--image", "{png}", "--size", "16x16", "--steps", "2"]
+REGIONS += ["--quiet", "--out", "{scratch}/regions", "--width", "8", "--end", "3", "--device"]
+REGIONS += ["cpu"]
+
+BANDS = ["analyze", "bands", "--image", "{png}", "--size", "16x16", "--steps", "2", "--quiet"]
+BANDS += ["--out", "{run}/bands", "--width", "8", "--end", "3", "--device", "cpu"]
+TRAINING = ["analyze", "training", "--image", "{png}", "--size", "16x16", "--steps", "2"]
+TRAINING += ["--quiet", "--out", "{run}/training", "--width", "8", "--end", "3", "--device", "cpu"]
 
 FUNCTION = ["fit", "function", "--freqs", "4,8", "--points", "64", "--width", "8", "--steps"]
 FUNCTION += ["2", "--end", "3"]
@@ -101,6 +139,60 @@ CASES = [
     ("size-bad-format", image("--size", "10x"), "--size"),
     ("arch-unknown", image("--arch", "nope"), "--arch"),
     ("method-unknown", image("--method", "nope"), "--method"),
+    ("fresh-relu", image("--arch", "relu", "--fresh", "auto"), "--fresh"),
+    ("fresh-bad-values", image("--arch", "siren", "--fresh", "ten"), "--fresh"),
+    ("fresh-negative", image("--arch", "siren", "--fresh", "-3"), "--fresh"),
+    ("fresh-pe-fraction", image("--arch", "pe", "--fresh", "2.5"), "--fresh"),
+    (
+        "fresh-and-its-opt",
+        image("--arch", "siren", "--fresh", "auto", "--opt", "first_omega0=40"),
+        "--opt first_omega0",
+    ),
+    ("weight-scale-0", image("--opt", "weight_scale=0"), "weight_scale"),
+    ("occupancy-resolution-huge", occupancy("--resolution", "1024"), "--resolution 512"),
+    ("occupancy-eval-points-0", occupancy("--eval-points", "0"), "--eval-points"),
+    ("occupancy-empty-grid", occupancy(mesh="{sheet}"), "--margin"),
+    ("occupancy-margin-fills-nothing", occupancy("--margin", "0.95"), "--margin"),
+    ("occupancy-fresh", occupancy("--fresh", "auto", "--arch", "siren"), "--fresh"),
+    (
+        "occupancy-end-not-below-batch-groups",
+        occupancy("--method", "iga", "--end", "50"),
+        "lower --end or use a larger --batch-groups",
+    ),
+    (
+        "regions-freqs-above-nyquist",
+        ["analyze", "regions", "--dim", "1", "--freqs", "5000", "--out", "{scratch}/reg"],
+        "every frequency must be below 1024; lower --freqs",
+    ),
+    (
+        "regions-window-too-wide",
+        [*REGIONS, "--window", "9"],
+        "--window 9 smooths the 16x16 maps",
+    ),
+    ("bands-more-than-the-image-has", [*BANDS, "--bands", "1000"], "--bands"),
+    ("bands-method-twice", [*BANDS, "--methods", "vanilla,vanilla"], "--methods"),
+    ("training-seed-twice", [*TRAINING, "--seeds", "0,0"], "--seeds"),
+    ("bench-image-seed-twice", ["bench", "image", "--seeds", "0,0", "--out", "{run}/b"], "--seeds"),
+    ("tier-file-list-for-a-number", BENCH_IMAGE("{tier_list}"), "steps must be a whole number"),
+    ("tier-file-empty-size", BENCH_IMAGE("{tier_empty_size}"), "size must be"),
+    ("tier-file-unknown-key", BENCH_IMAGE("{tier_unknown}"), "unknown key(s) stepz"),
+    ("tier-file-not-json", BENCH_IMAGE("{tier_not_json}"), "is not valid JSON"),
+    ("bench-nerf-tier-file", ["bench", "nerf", "--tier", "{tier_list}"], "takes no tier file"),
+    (
+        "bench-occupancy-every-run-fails",
+        [*BENCH_OCC, "--resolution", "16"],  # 64 groups: fewer than the tier's 256 per step
+        "1 run(s) failed (first: ball/relu/vanilla/seed0: ValueError: --batch-groups 256",
+    ),
+    (
+        "bench-occupancy-not-a-mesh",
+        [*BENCH_OCC, "--shapes", "{file}", "--resolution", "32"],
+        "run(s) failed",
+    ),
+    (
+        "bench-rivals-arch-twice",
+        ["bench", "rivals", "--archs", "pe,pe", "--out", "{run}/b"],
+        "--archs",
+    ),
 ]
 
 
@@ -164,6 +256,21 @@ def _with_nan(t: torch.Tensor, value: float = float("nan")) -> torch.Tensor:
 
 
 X16, X12, X20 = torch.rand(16, 2), torch.rand(12, 2), torch.rand(20, 2)
+
+
+def _groups_with(value: int) -> torch.Tensor:
+    g = G16.clone()
+    g[0, 0] = value
+    return g
+
+
+def _nan_weight_loss() -> torch.Tensor:
+    model = _model()
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = float("nan")
+    return iga.IGA(model, G16, end=1).loss(model(X16), torch.rand(16, 3), X16)
+
+
 G16 = iga.groups.grid(16, 4)  # 4 groups covering 16 points
 
 API_CASES = [
@@ -214,6 +321,34 @@ API_CASES = [
         "K must be a real matrix",
     ),
     (
+        "nan-input-IGA.loss",
+        lambda: iga.IGA(_model(), G16, end=1).loss(
+            _model()(_with_nan(X16.clone())), torch.rand(16, 3), _with_nan(X16.clone())
+        ),
+        ValueError,
+        "inputs have non-finite values",
+    ),
+    (
+        "nan-weight-IGA.loss",
+        lambda: _nan_weight_loss(),
+        iga.core.spectrum.NonFiniteKernel,
+        "K has non-finite entries",
+    ),
+    (
+        "groups-with-a-negative-index",
+        lambda: iga.IGA(_model(), _groups_with(-5), end=1).loss(
+            _model()(X16), torch.rand(16, 3), X16
+        ),
+        ValueError,
+        "groups hold the index -5: indices are 0 and up, and only -1 marks padding",
+    ),
+    (
+        "non-symmetric-K",
+        lambda: iga.balance_matrix(torch.tensor([[2.0, 1.0], [0.0, 1.0]]), 1),
+        ValueError,
+        "K must be symmetric",
+    ),
+    (
         "fr-option-without-fr",
         lambda: build("relu", 2, 3, 8, 2, method="iga", fr_alpha=0.1),
         TypeError,
@@ -254,3 +389,14 @@ def test_fit_threads_sets_torch_threads(env: dict[str, Path]) -> None:
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_ctrl_c_while_loading_is_one_line(monkeypatch, capsys) -> None:
+    import iga.cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(iga.cli, "_parser", interrupted)
+    assert main(["fit", "image"]) == 130
+    assert capsys.readouterr().err == "iga: interrupted\n"

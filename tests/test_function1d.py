@@ -320,3 +320,33 @@ def test_muon_on_the_arora_network_is_a_one_line_error(tmp_path, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no hidden weight matrices" in err
+
+
+def test_a_diverged_run_is_reported_not_a_crash(tmp_path) -> None:
+    # A plan whose IGA run diverges at once: the experiment still writes its table, naming
+    # the step (it used to crash on the missing final MSE).
+    from iga import harness
+    from iga.benchmarks import function1d as f1d
+
+    plan = f1d.exp2_plan("cpu")
+    keep = ["relu-vanilla", "relu-g8-end2"]
+    runs = {}
+    for name in keep:
+        cfg = plan.runs[name]
+        runs[name] = dataclasses.replace(
+            cfg,
+            signal=dataclasses.replace(cfg.signal, points=256),
+            net=dataclasses.replace(cfg.net, width=16),
+            train=dataclasses.replace(
+                cfg.train, steps=20, spectrum_every=10, lr=1e6 if "g8" in name else 1e-3
+            ),
+        )
+    small = f1d.Plan("function1d-exp2", "cpu", "tiny", runs, {k: k for k in keep}, {"p": keep})
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(f1d.plan_to_dict(small)))
+    ro = harness.RunOptions(tier=str(path), out=str(tmp_path / "out"), quiet=True)
+    harness.execute(f1d.setup("function1d-exp2", f1d.Options(), ro), ro, log=lambda _: 0)
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "relu-g8-end2 (diverged at step 1)" in table
+    row = next(line for line in table.splitlines() if line.startswith("| relu-g8-end2 "))
+    assert "| — |" in row  # no final MSE

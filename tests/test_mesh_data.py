@@ -313,6 +313,26 @@ def test_garbage_file(tmp_path: Path, suffix: str) -> None:
     assert str(path) in message and "re-export" in message
 
 
+def test_garbage_stl_names_the_file_not_a_missing_module(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.stl"
+    path.write_bytes(np.random.default_rng(5).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    with pytest.raises(ValueError) as exc:
+        load_mesh(path)
+    message = _one_line(exc)
+    assert "not a valid STL mesh" in message and "module" not in message
+
+
+@pytest.mark.parametrize("suffix", ["ply", "obj"])
+def test_a_nan_vertex_is_an_error_not_a_dropped_face(tmp_path: Path, suffix: str) -> None:
+    ball = trimesh.creation.icosphere(subdivisions=1)
+    vertices = ball.vertices.copy()
+    vertices[0, 0] = np.nan
+    path = _export(trimesh.Trimesh(vertices, ball.faces, process=False), tmp_path / f"n.{suffix}")
+    with pytest.raises(ValueError, match="NaN or infinite coordinates") as exc:
+        load_mesh(path)
+    assert str(path) in _one_line(exc)
+
+
 def test_unsupported_format(tmp_path: Path) -> None:
     path = tmp_path / "shape.qqq"
     path.write_text("hello\n")

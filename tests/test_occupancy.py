@@ -293,3 +293,18 @@ def test_every_above_one_is_refused_for_mini_batches(sphere: Path, tmp_path: Pat
     with pytest.raises(ValueError, match="--every must be 1"):
         fit_occupancy(cfg, progress=False)
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("method", ["vanilla", "iga"])
+def test_divergence_keeps_the_best_result_and_names_the_step(
+    sphere: Path, tmp_path: Path, method: str
+) -> None:
+    from iga.tasks.base import TrainingDiverged
+
+    out = tmp_path / method
+    with pytest.raises(TrainingDiverged, match=r"non-finite at step \d+.*lower --lr"):
+        fit_occupancy(_cfg(sphere, out, method, lr=1e8), progress=False)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["diverged_at_step"] is not None and s["diverged_at_step"] < 60
+    assert math.isfinite(s["iou"]) and (out / "best.pt").is_file()
+    assert not (out / CHECKPOINT_FILE).exists()

@@ -103,6 +103,27 @@ def test_resume_refuses_other_options_and_finished_runs(tiny_png: Path, tmp_path
         fit_image(_cfg(tiny_png, tmp_path / "none"), progress=False, resume=True)
 
 
+@pytest.mark.parametrize("damage", ["truncated checkpoint", "no config", "garbage config"])
+def test_resume_of_a_damaged_run_is_one_line(tiny_png: Path, tmp_path: Path, damage: str) -> None:
+    cfg = _cfg(tiny_png, tmp_path / "r", "iga")
+    with pytest.raises(TrainingInterrupted):
+        fit(interrupt_at(ImageTask(), 3), cfg, progress=False)
+    out = tmp_path / "r"
+    if damage == "truncated checkpoint":
+        data = (out / CHECKPOINT_FILE).read_bytes()
+        (out / CHECKPOINT_FILE).write_bytes(data[: len(data) // 2])
+        match = "cannot read .*checkpoint.pt.*--overwrite"
+    elif damage == "no config":
+        (out / "config.json").unlink()
+        match = "no readable config.json.*--overwrite"
+    else:
+        (out / "config.json").write_text("{not json")
+        match = "no readable config.json.*--overwrite"
+    with pytest.raises(ValueError, match=match) as e:
+        fit_image(cfg, progress=False, resume=True)
+    assert len(str(e.value).splitlines()) == 1
+
+
 def test_overwrite_moves_the_old_run_aside_until_the_new_one_finishes(
     tiny_png: Path, tmp_path: Path
 ) -> None:
@@ -124,6 +145,35 @@ def test_overwrite_moves_the_old_run_aside_until_the_new_one_finishes(
     done = fit_image(new, progress=False, resume=True)
     assert done["lr"] == 1e-3
     assert not (out / ".replaced").exists()
+
+
+def test_overwrite_moves_every_old_output_aside_not_only_the_csvs(
+    tiny_png: Path, tmp_path: Path
+) -> None:
+    # Another task's run in the folder (its figures and mesh), then an image run over it.
+    out = tmp_path / "run"
+    fit_image(_cfg(tiny_png, out, "vanilla"), progress=False)
+    (out / "surface.png").write_bytes(b"an occupancy figure")
+    (out / "mesh").mkdir()
+    (out / "mesh" / "shape.ply").write_text("ply")
+    new = _cfg(tiny_png, out, "vanilla", lr=1e-3)
+    new.overwrite = True
+    with pytest.raises(TrainingInterrupted):
+        fit(interrupt_at(ImageTask(), 3), new, progress=False)
+    assert not (out / "surface.png").exists() and not (out / "mesh").exists()
+    assert not (out / "best.pt").exists() and not (out / "reconstruction.png").exists()
+    assert (out / ".replaced" / "surface.png").read_bytes() == b"an occupancy figure"
+    assert (out / ".replaced" / "mesh" / "shape.ply").is_file()
+    fit_image(new, progress=False, resume=True)
+    # once finished, the folder holds what a run made from scratch holds, nothing else
+    fit_image(_cfg(tiny_png, tmp_path / "scratch", "vanilla", lr=1e-3), progress=False)
+    assert {p.name for p in out.iterdir()} == {p.name for p in (tmp_path / "scratch").iterdir()}
+    # A folder that holds no run keeps what it holds (--out . must not move a user's files).
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    fit_image(_cfg(tiny_png, foreign, "vanilla"), progress=False)
+    assert (foreign / "notes.txt").read_text() == "mine"
 
 
 def test_divergence_keeps_the_best_result_and_names_the_step(

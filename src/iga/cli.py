@@ -357,7 +357,14 @@ def _cmd_harness(module: str, name: str, ns: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(ro.threads)
-    execute(setup, ro)
+    report = execute(setup, ro)
+    if report.failures:
+        name, error = report.failures[0]
+        first = error.strip().splitlines()[-1] if error.strip() else "see its failure.json"
+        raise ValueError(
+            f"{len(report.failures)} run(s) failed (first: {name}: {first}); the others are "
+            "kept, and the same command retries the failed ones"
+        )
     return 0
 
 
@@ -547,12 +554,15 @@ def main(argv: list[str] | None = None) -> int:
     Every failure ends in one line on stderr, ``iga: error: ...`` (argparse's own: status 2;
     bad input found later: 1); ``IGA_DEBUG=1`` re-raises instead, for the full traceback.
     """
-    from .tasks.base import TrainingDiverged, TrainingInterrupted
+    try:  # Ctrl-C while the modules load (torch: a second or more) is an interrupt too
+        from .tasks.base import TrainingDiverged, TrainingInterrupted
 
-    try:
         args = _parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a bad option (2, message already printed)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except KeyboardInterrupt:
+        print("iga: interrupted", file=sys.stderr)
+        return 130
     debug = bool(os.environ.get("IGA_DEBUG"))
     try:
         threads = getattr(args, "threads", 0)

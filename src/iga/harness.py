@@ -773,6 +773,8 @@ class Report:
     table: str
     """table.md's body (to print)."""
     files: list[Path] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    """(run name, error) of every run that failed in this call (:func:`execute` sets it)."""
 
     @property
     def finished(self) -> int:
@@ -1161,7 +1163,13 @@ def _summary_json(report: Report, keys: Sequence[str]) -> dict[str, Any]:
 class RunOptions:
     """What every ``iga bench NAME`` / ``iga experiment NAME`` takes besides its own options."""
 
-    tier: str = field(default="cpu", metadata={"help": "tier name (cpu, paper) or a tier file"})
+    tier: str = field(
+        default="cpu",
+        metadata={
+            "help": "tier name (cpu, paper); bench image and rivals also take a JSON tier "
+            "file, experiment function1d-* a plan file (--print-plan)"
+        },
+    )
     out: str = field(default="", metadata={"help": "results folder (default: the benchmark's)"})
     report: str = field(
         default="",
@@ -1236,9 +1244,13 @@ def execute(setup: Mapping[str, Any], ro: RunOptions, log: Callable[[str], None]
         p, reports = run(b, p, executor, max_runs=ro.max_runs, progress=not ro.quiet, log=log)
         for r in reports:
             log(r.summary())
+        failures = [(o.spec.name, o.error or "") for r in reports for o in r.by_status("failed")]
+    else:
+        failures = []
     out_dir = p.root / ro.report if ro.report else setup.get("report_dir")
     out_dir = out_dir or p.root / (setup.get("report") or b.name)
     report = aggregate(b, p, out_dir, figures=not ro.no_figures)
+    report.failures = failures
     log(report.table)
     log(
         f"{report.finished}/{report.expected} runs finished; reports in {report.out_dir}"

@@ -469,6 +469,7 @@ _NOTHING = object()
 _ADDED_LATER: dict[str, dict[str, Any]] = {
     "train": {"schedule": "step", "optimizer_options": {}},
     "method": {"solver": "exact", "solver_iters": 2},
+    "model": {"fresh": ""},
     # NeRF: FR options; redraw_dead changed nothing for the committed runs (alive at init)
     "net": {"fr_alpha": 0.005, "fr_layers": "feature", "redraw_dead": True},
 }

@@ -52,6 +52,7 @@ __all__ = [
     "band_energies",
     "band_index",
     "bands_figure",
+    "check_bands_fit",
     "radial_band_errors",
     "read_band_curves",
 ]
@@ -73,6 +74,22 @@ def band_edges(n_bands: int = 8) -> np.ndarray:
 def _check_bands(n_bands: int) -> None:
     if isinstance(n_bands, bool) or not isinstance(n_bands, int) or n_bands < 1:
         raise ValueError(f"n_bands must be an integer >= 1; got {n_bands!r}")
+
+
+def check_bands_fit(n_bands: int, height: int, width: int) -> None:
+    """Refuse ``--bands`` that leaves a band without any frequency bin of an H×W image (its
+    error would be NaN), naming the largest count that fits."""
+    counts = np.bincount(band_index(height, width, n_bands).ravel(), minlength=n_bands)
+    if (counts == 0).any():
+        fits = next(
+            n
+            for n in range(n_bands - 1, 0, -1)
+            if np.bincount(band_index(height, width, n).ravel(), minlength=n).all()
+        )
+        raise ValueError(
+            f"--bands {n_bands} leaves {int((counts == 0).sum())} band(s) without a frequency "
+            f"of the {width}x{height} image; use --bands {fits} or fewer, or a larger --size"
+        )
 
 
 def band_index(height: int, width: int, n_bands: int = 8) -> np.ndarray:
@@ -324,6 +341,8 @@ class BandsOptions:
             raise ValueError("--out is empty; name an output directory")
         if not self.methods:
             raise ValueError("--methods is empty; name at least one method")
+        if len(set(self.methods)) < len(self.methods):
+            raise ValueError("--methods lists a method more than once; give each method once")
         for method in self.methods:
             try:
                 _check_method(method)
@@ -377,6 +396,7 @@ def analyze_bands(opts: BandsOptions, log: Callable[[str], None] | None = None) 
             f"--end {opts.end} must be smaller than the number of IGA groups ({n_groups}); "
             "lower --end or use a smaller --patch"
         )
+    check_bands_fit(opts.bands, data.height, data.width)
     results: dict[str, dict[str, Any]] = {}
     for method in opts.methods:
         cfg = opts.config(method)

@@ -355,7 +355,16 @@ class RegionsOptions:
         if not self.lr > 0:
             raise ValueError(f"--lr must be > 0; got {self.lr}")
         if self.dim == 1:
-            SignalConfig(freqs=self.freqs)  # names a bad frequency list
+            try:
+                SignalConfig(freqs=self.freqs)  # names a bad frequency list
+            except ValueError as e:
+                if "Nyquist" not in str(e):
+                    raise
+                n = SignalConfig().points
+                raise ValueError(
+                    f"--freqs {self.freqs}: analyze regions fits {n} points on [-1, 1], so "
+                    f"every frequency must be below {n // 2}; lower --freqs"
+                ) from None
         for flag, values, allowed in (
             ("--archs", self.archs, REGION_ARCHS),
             ("--methods", self.methods, ("vanilla", "iga")),
@@ -542,6 +551,12 @@ def analyze_regions(
         raise ValueError(
             f"--end {opts.end} must be smaller than the number of IGA groups ({n_groups}); "
             "lower --end or use a smaller --patch"
+        )
+    if opts.window * 2 > min(data.height, data.width):
+        raise ValueError(
+            f"--window {opts.window} smooths the {data.width}x{data.height} maps almost flat "
+            "(the correlations would be undefined); use a --window of at most "
+            f"{max(1, min(data.height, data.width) // 2)}"
         )
     target = data.image.detach().cpu().numpy()
     runs: dict[str, dict[str, Any]] = {}

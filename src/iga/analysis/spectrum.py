@@ -630,6 +630,8 @@ class SpectrumOptions:
             parse_size(self.size)
         if not self.seeds:
             raise ValueError("--seeds is empty; give at least one seed, e.g. 0,1,2")
+        if len(set(self.seeds)) < len(self.seeds):
+            raise ValueError("--seeds lists a seed more than once; give each seed once")
         for flag, value, low in (
             ("--patch", self.patch, 1),
             ("--width", self.width, 1),

@@ -32,7 +32,14 @@ from matplotlib.figure import Figure
 from ..io import atomic_open, read_csv, save_figure, write_json
 from ..tasks.base import Fit, fit
 from ..tasks.image import ImageFitConfig
-from .bands import BandImageTask, BandsOptions, band_edges, bands_figure, read_band_curves
+from .bands import (
+    BandImageTask,
+    BandsOptions,
+    band_edges,
+    bands_figure,
+    check_bands_fit,
+    read_band_curves,
+)
 from .spectrum import analysis_image, image_label, kernel_spectrum, patch_centres
 
 __all__ = [
@@ -235,6 +242,8 @@ class TrainingOptions(BandsOptions):
         super().__post_init__()
         if not self.seeds:
             raise ValueError("--seeds is empty; name at least one seed")
+        if len(set(self.seeds)) < len(self.seeds):
+            raise ValueError("--seeds lists a seed more than once; give each seed once")
         for seed in self.seeds:
             if seed < 0:
                 raise ValueError(f"--seeds must be >= 0; got {seed}")
@@ -267,6 +276,7 @@ def analyze_training(
             f"--end {opts.end} must be smaller than the number of patches ({n}); lower --end "
             "or use a smaller --patch"
         )
+    check_bands_fit(opts.bands, data.height, data.width)
     task = ProbeImageTask(opts.every, opts.bands, opts.end)
     spectra: dict[str, list[dict[str, np.ndarray]]] = {}
     bands: dict[str, list[np.ndarray]] = {}

@@ -3,9 +3,12 @@ with one-line errors naming the flag."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
-__all__ = ["choices", "seeds", "split"]
+__all__ = ["choices", "seeds", "split", "tier_file"]
 
 
 def split(text: str) -> list[str]:
@@ -13,20 +16,59 @@ def split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _once(flag: str, values: Sequence[object]) -> None:
+    twice = sorted({str(v) for v in values if values.count(v) > 1})
+    if twice:
+        raise ValueError(f"{flag} lists {', '.join(twice)} more than once; give each value once")
+
+
 def choices(flag: str, text: str, known: Sequence[str]) -> list[str]:
-    """The comma-separated values of ``flag``, each one of ``known`` (at least one)."""
+    """The comma-separated values of ``flag``, each one of ``known`` (at least one, each once)."""
     values = split(text)
     if not values or any(v not in known for v in values):
         raise ValueError(f"{flag} must list some of {', '.join(known)}; got {text!r}")
+    _once(flag, values)
     return values
 
 
 def seeds(text: str, flag: str = "--seeds") -> list[int]:
-    """Comma-separated integers >= 0 (at least one)."""
+    """Comma-separated integers >= 0 (at least one, each once)."""
     try:
         values = [int(s) for s in split(text)]
     except ValueError:
         raise ValueError(f"{flag} must be comma-separated integers; got {text!r}") from None
     if not values or min(values) < 0:
         raise ValueError(f"{flag} needs integers >= 0; got {text!r}")
+    _once(flag, values)
     return values
+
+
+def tier_file(path: str | Path, fields: Mapping[str, type]) -> dict[str, Any]:
+    """The settings of a ``--tier FILE``: a JSON object whose keys are among ``fields`` (name
+    -> int, float or str), each value of its type (an int is a float too; a bool is neither);
+    one line naming the file and the key for anything else."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"--tier {p}: cannot read it ({e}); pass a JSON tier file") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--tier {p} is not valid JSON ({e}); fix the file") from None
+    if not isinstance(data, dict):
+        raise ValueError(f'--tier {p} must hold a JSON object such as {{"steps": 500}}')
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"--tier {p}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(fields)}"
+        )
+    for key, value in data.items():
+        kind = fields[key]
+        ok = not isinstance(value, bool) and (
+            isinstance(value, kind) or (kind is float and isinstance(value, int))
+        )
+        if not ok or (kind is str and not value.strip()):
+            what = {int: "a whole number", float: "a number", str: "a non-empty string"}[kind]
+            raise ValueError(f"--tier {p}: {key} must be {what}; got {value!r}")
+        if kind in (int, float) and value <= 0:
+            raise ValueError(f"--tier {p}: {key} must be > 0; got {value!r}")
+    return data

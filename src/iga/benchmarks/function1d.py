@@ -190,9 +190,63 @@ def exp2_plan(tier: str = "cpu") -> Plan:
     return Plan("function1d-exp2", tier, notes, runs, labels, panels, focus)
 
 
+RIVAL_LRS: dict[str, tuple[float, ...]] = {
+    "adam": (2.5e-4, 1e-3),
+    "iga": (2.5e-4, 1e-3),
+    "muon": (0.01, 0.03, 0.1),
+    "muon+iga": (0.01, 0.03, 0.1),
+    "esgd": (0.01, 0.03, 0.1),
+    "esgd+iga": (0.1, 1.0, 10.0),
+}
+"""The lrs each recipe of :func:`rivals_plan` tries: Exp. 2's Adam lr and 4× it; Muon-INRs'
+0.1 and two below it; ESGD's 0.1 and two below; ESGD + IGA two decades up (its step is not
+normalised by the gradient's size, which IGA shrinks: docs/rivals.md)."""
+
+
+def rivals_plan(tier: str = "cpu") -> Plan:
+    """IGA's rivals (Muon, ESGD) and IGA combined with them on Exp. 2's ReLU fit (issue 23).
+
+    The network, signal and run length of :func:`exp2_plan` (5-layer ReLU MLP of width 256,
+    sines at 10…60 cycles, 2048 points; cpu: 2000 steps, paper: 10000) and its IGA setting
+    (groups of 8, end 8); each recipe at every lr of :data:`RIVAL_LRS`. Muon takes the three
+    hidden matrices (Muon-INRs' split) with Adam 1e-3 on the rest and a cosine schedule, as
+    its authors; Adam and ESGD keep Exp. 2's constant lr.
+    """
+    _check_tier(tier)
+    base = exp2_plan(tier).runs["relu-vanilla"]
+    runs: dict[str, FunctionFitConfig] = {}
+    labels: dict[str, str] = {}
+    panels: dict[str, list[str]] = {}
+    names = {"adam": "Adam", "iga": "IGA", "muon": "Muon", "esgd": "ESGD"}
+    for recipe, lrs in RIVAL_LRS.items():
+        optimizer = recipe.removesuffix("+iga").replace("iga", "adam")
+        with_iga = recipe.endswith("iga")
+        adjust = (
+            AdjustConfig(method="iga", end=8, ref="end", group=8)
+            if with_iga
+            else AdjustConfig(method="vanilla")
+        )
+        schedule = "cosine" if optimizer == "muon" else "step"
+        for lr in lrs:
+            name = f"relu-{recipe}-lr{lr:g}"
+            train = replace(base.train, lr=lr, optimizer=optimizer, schedule=schedule)
+            runs[name] = replace(base, adjust=adjust, train=train)
+            label = names.get(recipe) or f"{names[optimizer]} + IGA"
+            labels[name] = f"{label} (lr {lr:g})"
+            panels.setdefault(f"relu, {names[optimizer]}", []).append(name)
+    notes = (
+        "Exp. 2's ReLU fit (width 256, 4 hidden layers, sines at 10..60 cycles, 2048 points, "
+        f"{base.train.steps} steps), IGA groups of 8 and end 8; Adam and ESGD at a constant "
+        "lr, Muon (hidden matrices; Adam 1e-3 on the rest) with a cosine schedule; every lr of "
+        "the recipe's grid"
+    )
+    return Plan("function1d-rivals", tier, notes, runs, labels, panels)
+
+
 EXPERIMENTS: dict[str, Callable[[str], Plan]] = {
     "function1d-exp1": exp1_plan,
     "function1d-exp2": exp2_plan,
+    "function1d-rivals": rivals_plan,
 }
 
 
@@ -290,7 +344,7 @@ def _figures(report: Report, out: Path) -> None:
 
 
 def bench(experiment: str) -> Bench:
-    """The declaration of ``function1d-exp1`` or ``function1d-exp2``."""
+    """The declaration of ``function1d-exp1``, ``function1d-exp2`` or ``function1d-rivals``."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose {', '.join(EXPERIMENTS)}")
     return Bench(
@@ -322,6 +376,7 @@ class Options:
 HELP = {
     "function1d-exp1": "Sec. 5 Exp. 1: identity vs S (NTK) vs S̃ (eNTK) vs S̃_e (IGA)",
     "function1d-exp2": "Sec. 5 Exp. 2: IGA end 2..8 and group sizes 1/4/8, ReLU and SIREN",
+    "function1d-rivals": "Exp. 2's ReLU fit with Adam, Muon and ESGD, each alone and with IGA",
 }
 """The commands this module declares (``iga experiment NAME``) and their help lines."""
 
@@ -353,8 +408,14 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     }
 
 
-def _fmt(v: float) -> str:
+def _fmt(v: float | None) -> str:
+    if v is None or not np.isfinite(v):
+        return "—"
     return f"{v:.3g}" if abs(v) >= 1e-3 else f"{v:.2e}"
+
+
+def _fmt_delta(v: float | None) -> str:
+    return f"{v:.3f}" if v is not None and np.isfinite(v) and abs(v) < 1e3 else _fmt(v)
 
 
 def format_table(plan: Plan, summaries: dict[str, dict[str, Any]]) -> str:
@@ -378,10 +439,13 @@ def format_table(plan: Plan, summaries: dict[str, dict[str, Any]]) -> str:
         lines = [head, sep]
         for n in names:
             s = summaries[n]
-            d = " | ".join(f"{s['delta_final'][str(b)]:.3f}" for b in bins)
+            d = " | ".join(_fmt_delta(s["delta_final"].get(str(b))) for b in bins)
             group = "" if s.get("group") is None else str(s["group"])
+            label = plan.labels[n]
+            if s.get("diverged_at_step") is not None:
+                label += f" (diverged at step {s['diverged_at_step']})"
             lines.append(
-                f"| {n} | {plan.labels[n]} | {s['width']} | {group} | {s['end']} | "
+                f"| {n} | {label} | {s['width']} | {group} | {s['end']} | "
                 f"{s['steps']} | {s['lr']:g} | {_fmt(s['mse_final'])} | {d} | "
                 f"{s['seconds_per_step']:.4f} |"
             )

@@ -361,13 +361,33 @@ HELP = {"image": "the paper's Kodak table: vanilla/FR/BN/IGA × relu/pe/siren (r
 """The commands this module declares (``iga bench image``) and their help lines."""
 
 
+TIER_FILE_KEYS: dict[str, type] = {
+    "size": str,
+    "patch": int,
+    "width": int,
+    "hidden_layers": int,
+    "steps": int,
+    "decay_at": float,
+}
+"""The keys of an image ``--tier FILE`` and their types."""
+
+
 def tier_config(tier: str) -> tuple[str, ImageFitConfig]:
     """``(name, config)`` of a built-in tier or of a tier JSON file (keys: size, patch, width,
     hidden_layers, steps, decay_at; the rest from the cpu tier)."""
     if tier in TIERS:
         name, cfg = tier, TIERS[tier]
     elif Path(tier).is_file():
-        t = json.loads(Path(tier).read_text())
+        t = _options.tier_file(tier, TIER_FILE_KEYS)
+        if "size" in t:
+            from ..tasks.image_data import parse_size
+
+            try:
+                parse_size(t["size"])
+            except ValueError:
+                raise ValueError(
+                    f"--tier {tier}: size must be WIDTHxHEIGHT such as 192x128; got {t['size']!r}"
+                ) from None
         base = TIERS["cpu"]
         cfg = replace(
             base,

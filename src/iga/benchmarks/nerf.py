@@ -271,7 +271,10 @@ HELP = {"nerf": "the paper's NeRF table: NeRF vs NeRF+IGA on Blender scenes, see
 def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     """The :func:`iga.harness.plan` arguments for ``opts`` (overrides get their own tier name)."""
     if ro.tier not in TIERS:
-        raise ValueError(f"unknown --tier {ro.tier!r}; choose one of {', '.join(TIERS)}")
+        raise ValueError(
+            f"unknown --tier {ro.tier!r}; choose one of {', '.join(TIERS)} (this benchmark "
+            "takes no tier file: change the tier with --steps)"
+        )
     cfg = TIERS[ro.tier]
     tier = ro.tier + (f"_steps{opts.steps}" if opts.steps else "")
     cfg = replace(cfg, train=replace(cfg.train, steps=opts.steps or cfg.train.steps))

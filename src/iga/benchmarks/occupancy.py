@@ -244,6 +244,19 @@ class Options:
     groups: str = field(default="", metadata={"help": "override the tier's group shape"})
     end: int = field(default=0, metadata={"help": "override IGA's per-arch end (0: paper's)"})
     sampling: str = field(default="", metadata={"help": "override IGA's representative choice"})
+    optimizer: str = field(
+        default="",
+        metadata={"help": "override the optimiser (iga.optim: adam, sgd, muon, esgd; rivals)"},
+    )
+    schedule: str = field(
+        default="", metadata={"help": "override the lr schedule (step, exp, cosine)"}
+    )
+    decay: float = field(
+        default=0.0, metadata={"help": "override the schedule's factor (0: tier's)"}
+    )
+    lr: float = field(
+        default=0.0, metadata={"help": "one lr for every run (0: the paper's per arch)"}
+    )
 
 
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off")
@@ -276,7 +289,10 @@ HELP = {
 def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     """The :func:`iga.harness.plan` arguments for ``opts`` (overrides get their own tier name)."""
     if ro.tier not in TIERS:
-        raise ValueError(f"unknown --tier {ro.tier!r}; choose one of {', '.join(TIERS)}")
+        raise ValueError(
+            f"unknown --tier {ro.tier!r}; choose one of {', '.join(TIERS)} (this benchmark "
+            "takes no tier file: change the tier with --steps, --resolution, --groups)"
+        )
     cfg = TIERS[ro.tier]
     tags = [
         f"{tag}{v}"
@@ -286,14 +302,26 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
             ("", opts.groups),
             ("end", opts.end),
             ("", opts.sampling),
+            ("", opts.optimizer),
+            ("", opts.schedule),
+            ("decay", opts.decay),
+            ("lr", opts.lr),
         )
         if v
     ]
+    train = replace(
+        cfg.train,
+        steps=opts.steps or cfg.train.steps,
+        optimizer=opts.optimizer or cfg.train.optimizer,
+        schedule=opts.schedule or cfg.train.schedule,
+        decay=opts.decay or cfg.train.decay,
+        lr=opts.lr or cfg.train.lr,
+    )
     cfg = replace(
         cfg,
         resolution=opts.resolution or cfg.resolution,
         groups=opts.groups or cfg.groups,
-        train=replace(cfg.train, steps=opts.steps or cfg.train.steps),
+        train=train,
     )
     archs = _options.choices("--archs", opts.archs, ARCHS)
     methods = _options.choices("--methods", opts.methods, METHODS)

@@ -16,6 +16,12 @@ Methods (:data:`RIVALS`):
 ``muon+iga``   the same optimiser fed IGA's adjusted gradient.
 ``esgd``       ESGD (CVPR 2025 preconditioners): constant lr, as the authors' image runs.
 ``esgd+iga``   ESGD with IGA's gradient (its curvature still from the MSE: :mod:`iga.optim`).
+``ws``         weight scaling (Yeom et al., ICLR 2025): Adam, every weight but the last ×2
+               at init; SIREN only (a method for sinusoidal fields).
+``ws+iga``     the same model trained with IGA.
+``fresh``      FreSh (Kania et al., ICLR 2025): Adam, the embedding frequency chosen before
+               training (SIREN's first ω₀, PE's levels) by :mod:`iga.models.fresh`.
+``fresh+iga``  the same model trained with IGA.
 """
 
 from __future__ import annotations
@@ -29,11 +35,14 @@ from typing import Any
 from ..harness import Bench, Context, Metric, Report, RunOptions, Selection, cell_path
 from ..io import to_jsonable
 from ..models import ARCHS
+from ..models.fresh import FRESH_PARAMS
 from ..sweep import RunSpec
 from ..tasks.image import ImageFitConfig, run_key
 from ..train import MethodConfig
 from . import _options
 from .image import END, KODAK, TIERS, _describe, _image_size, _images, run_image, tier_config
+
+FRESH_ARCHS = tuple(a for a in ("relu", "pe", "siren") if a in FRESH_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,12 @@ class Rival:
     """Key of :data:`GRIDS`: the lrs the fair protocol tries."""
     decay: float = 0.1
     """The step schedule's multiplier (1: a constant lr)."""
+    options: tuple[tuple[str, Any], ...] = ()
+    """Model options the recipe adds (``--opt``), e.g. weight scaling's."""
+    fresh: str = ""
+    """``--fresh`` (FreSh's candidates; empty: off)."""
+    archs: tuple[str, ...] | None = None
+    """The archs the recipe applies to (None: every arch)."""
 
 
 GRIDS: dict[str, tuple[float, ...]] = {
@@ -80,7 +95,31 @@ RIVALS: dict[str, Rival] = {
     "muon+iga": Rival("Muon + IGA", "iga", "muon", "cosine", "muon"),
     "esgd": Rival("ESGD", "vanilla", "esgd", "step", "esgd", decay=1.0),
     "esgd+iga": Rival("ESGD + IGA", "iga", "esgd", "step", "esgd+iga", decay=1.0),
+    "ws": Rival(
+        "Weight scaling",
+        "vanilla",
+        "adam",
+        "step",
+        "adam",
+        options=(("weight_scale", 2.0),),
+        archs=("siren",),
+    ),
+    "ws+iga": Rival(
+        "Weight scaling + IGA",
+        "iga",
+        "adam",
+        "step",
+        "adam",
+        options=(("weight_scale", 2.0),),
+        archs=("siren",),
+    ),
+    "fresh": Rival("FreSh", "vanilla", "adam", "step", "adam", fresh="auto", archs=FRESH_ARCHS),
+    "fresh+iga": Rival(
+        "FreSh + IGA", "iga", "adam", "step", "adam", fresh="auto", archs=FRESH_ARCHS
+    ),
 }
+"""Weight scaling's α = 2: the best of α ∈ {1, 2, 3} at width 256 in
+``benchmarks/weight_scale_probe.py`` (at the tier's width 64 every α > 1 was worse)."""
 LABELS = {
     "arch": {"relu": "ReLU", "pe": "PE", "siren": "SIREN"},
     "method": {k: r.label for k, r in RIVALS.items()},
@@ -92,6 +131,12 @@ METRICS = (
 )
 """No timing column: these runs share the machine; time to quality is measured apart, alone
 (``benchmarks/time_to_quality.py``)."""
+
+
+def applies(method: str, arch: str) -> bool:
+    """Whether recipe ``method`` is run with ``arch`` (the inits are arch-specific)."""
+    archs = RIVALS[method].archs
+    return archs is None or arch in archs
 
 
 def rival_lr(method: str, rank: int) -> float:
@@ -116,7 +161,12 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         tier,
         path=str(path),
         size=_image_size(path, tier.size),
-        model=replace(tier.model, arch=arch),
+        model=replace(
+            tier.model,
+            arch=arch,
+            options={**tier.model.options, **dict(rival.options)},
+            fresh=rival.fresh,
+        ),
         method=MethodConfig(method=rival.method, end=END.get(arch, 20)),
         train=replace(
             tier.train,
@@ -303,8 +353,8 @@ class Options:
 
 
 HELP = {
-    "rivals": "IGA vs Muon, ESGD and Adam with a cosine schedule, and IGA combined with each "
-    "(images; each method at its best lr; resumable)"
+    "rivals": "IGA vs Muon, ESGD, Adam with a cosine schedule, weight scaling and FreSh, and "
+    "IGA combined with each (images; each method at its best lr; resumable)"
 }
 
 
@@ -321,7 +371,9 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
         "tier": tier,
         "tier_config": cfg,
         "axes": {"seed": seeds, "image": list(files), "arch": archs, "method": methods},
-        "where": lambda c: c["seed"] == seeds[0] or c["image"] in multi,
+        "where": lambda c: (
+            (c["seed"] == seeds[0] or c["image"] in multi) and applies(c["method"], c["arch"])
+        ),
         "options": {
             "files": {k: str(v) for k, v in files.items()},
             "keep_checkpoints": opts.keep_checkpoints,
@@ -330,4 +382,15 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     }
 
 
-__all__ = ["GRIDS", "HELP", "RIVALS", "Options", "Rival", "bench", "make_run", "rival_lr", "setup"]
+__all__ = [
+    "GRIDS",
+    "HELP",
+    "RIVALS",
+    "Options",
+    "Rival",
+    "applies",
+    "bench",
+    "make_run",
+    "rival_lr",
+    "setup",
+]

@@ -222,6 +222,10 @@ class IGA:
                 xs = x[:8]
                 fast = entk(self.model, xs, self.output_fn, method="auto")
                 slow = entk(self.model, xs, self.output_fn, method="functorch")
+                if not bool(torch.isfinite(slow).all()):
+                    # NaN/inf weights: nothing to compare; balance() reports the kernel
+                    self._checked = False
+                    return fast
                 if not torch.allclose(fast, slow, rtol=1e-3, atol=1e-5 * float(slow.abs().max())):
                     warnings.warn(
                         "closed-form eNTK disagrees with autograd for this model; "
@@ -234,7 +238,13 @@ class IGA:
     def refresh(self, residual: torch.Tensor, inputs: torch.Tensor) -> Balanced:
         """Pick representatives, compute their eNTK and a new S."""
         idx = self.sampler(residual)
-        K = self.kernel(inputs[idx])
+        xs = inputs[idx]
+        if xs.is_floating_point() and not bool(torch.isfinite(xs).all()):
+            raise ValueError(
+                "inputs have non-finite values (NaN or inf) at the sampled points; clean the "
+                "coordinates (the eNTK would be NaN)"
+            )
+        K = self.kernel(xs)
         warm = self.spectrum.block if self.spectrum is not None else None
         self.spectrum = balance(
             K,

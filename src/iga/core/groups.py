@@ -81,7 +81,12 @@ class Grouping:
             raise ValueError(f"groups must hold integer indices; got {groups.dtype}")
         g = groups.detach().to(torch.long).cpu()
         valid = g >= 0
-        if (g < -1).any() or (g >= n_points).any():
+        if (g < -1).any():
+            bad = int(g[g < -1][0])
+            raise ValueError(
+                f"groups hold the index {bad}: indices are 0 and up, and only -1 marks padding"
+            )
+        if (g >= n_points).any():
             raise ValueError(
                 f"groups hold indices outside [0, {n_points}) (only -1 marks padding); "
                 f"were the groups built for a signal of {n_points} points?"

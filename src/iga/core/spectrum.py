@@ -355,7 +355,18 @@ def balance_matrix(
     ref: str = "end",
     target: TargetFn | None = None,
 ) -> torch.Tensor:
-    """The transformation matrix S [n, n] (see :func:`balance` for the arguments)."""
+    """The transformation matrix S [n, n] (see :func:`balance` for the arguments). ``K``
+    must be symmetric, as an eNTK ``J Jᵀ`` is (checked here, not in the training loop's
+    :func:`balance`, which forms K itself)."""
+    square = isinstance(K, torch.Tensor) and K.ndim == 2 and K.shape[0] == K.shape[1]
+    if square and K.numel() and not K.is_complex():  # complex: balance() names the problem
+        Kf = K.detach().to(torch.float64)
+        gap = float((Kf - Kf.T).abs().max())
+        if gap > 1e-6 * max(float(Kf.abs().max()), 1e-300):
+            raise ValueError(
+                f"K must be symmetric (an eNTK is J Jᵀ); max |K − Kᵀ| is {gap:.3g}: pass "
+                "(K + K.T) / 2 if the asymmetry is rounding"
+            )
     return balance(K, end, start, ref, target).S
 
 

@@ -68,11 +68,13 @@ HADAMARD: tuple[str, ...] = ("none", "first", "all")
 """Which hidden layers the ``hadamard`` option modulates."""
 
 COMMON_OPTIONS: Mapping[str, object] = MappingProxyType(
-    {"spherical_norm": False, "hadamard": "none"}
+    {"spherical_norm": False, "hadamard": "none", "weight_scale": 1.0}
 )
-"""Options every arch accepts (Ou & Zhuang, 2025: components that reduce NTK eigenvalue
-variance); left out of :meth:`INR.describe` at these defaults, so existing runs keep their
-descriptions and keys."""
+"""Options every arch accepts: ``spherical_norm`` and ``hadamard`` (Ou & Zhuang, 2025:
+components that reduce NTK eigenvalue variance) and ``weight_scale`` (Yeom, Lee & Lee, ICLR
+2025, "Fast training of sinusoidal neural fields via scaling initialization": every weight
+but the last layer's multiplied by a constant after the arch's own init); left out of
+:meth:`INR.describe` at these defaults, so existing runs keep their descriptions and keys."""
 
 OPTION_HELP: Mapping[str, str] = MappingProxyType(
     {
@@ -85,6 +87,8 @@ OPTION_HELP: Mapping[str, str] = MappingProxyType(
         "spherical_norm": "true: project hidden features onto the sphere of radius sqrt(width)",
         "hadamard": "none|first|all: hidden layers whose output is act(z1) * act(z2) of two "
         "halves of a doubled linear layer (Hadamard modulation)",
+        "weight_scale": "multiply every weight but the last layer's by this constant after the "
+        "arch's init (weight scaling, Yeom et al., ICLR 2025; 1: off)",
     }
 )
 """One-line description of every option in :data:`ARCH_OPTIONS`, for ``--help`` texts."""
@@ -221,6 +225,10 @@ def _resolve_options(arch: str, given: Mapping[str, Any]) -> dict[str, object]:
             raise ValueError(f"hadamard must be one of {', '.join(HADAMARD)}; got {value!r}")
         if value == "none":
             del opts["hadamard"]
+    if "weight_scale" in opts:
+        opts["weight_scale"] = _as_float("weight_scale", opts["weight_scale"], positive=True)
+        if opts["weight_scale"] == 1.0:
+            del opts["weight_scale"]
     if "pe_levels" in opts:
         opts["pe_levels"] = _as_int("pe_levels", opts["pe_levels"], 0)
     for key in ("omega0", "scale0", "scale"):
@@ -341,6 +349,13 @@ def _construct(
         net = _mlp(net_in, out_features, hidden_features, hidden_layers, lambda i: Gaussian(s))
     else:  # pragma: no cover - guarded by build()
         raise AssertionError(arch)
+    scale = float(opts.get("weight_scale", 1.0))
+    if scale != 1.0:
+        # Weight scaling: the weights of every linear layer but the output layer, times a
+        # constant; biases and the output layer keep the arch's init (Yeom et al., 2025, Sec. 3).
+        with torch.no_grad():
+            for lin in [m for m in net if isinstance(m, nn.Linear)][:-1]:
+                lin.weight.mul_(scale)
     return INR(net, encoding, arch=arch, options=opts)
 
 

@@ -214,15 +214,22 @@ def check_ints(*checks: tuple[str, Any, int]) -> None:
             raise ValueError(f"{flag} must be an integer >= {low}; got {v!r}")
 
 
+_COUNT_FLAGS = ("--batch-groups", "--batch-rays")
+"""Group flags that set how many groups a step has (the others set a group's size)."""
+
+
 def check_groups(n_groups: int, device: torch.device, flag: str = "--patch", end: int = 0) -> None:
     """Refuse, before anything is computed or written, an IGA that cannot run: ``end`` not
     below the number of groups, or an eNTK too large for the device's memory
     (:func:`entk_bytes` against the total physical or GPU memory). ``flag`` is the task's
     option that sets the group size; the messages say how to fix it."""
+    # A flag that counts groups (per step) needs raising for more groups; one that sizes a
+    # group (--patch, --group-size) needs lowering.
+    counts = flag in _COUNT_FLAGS
     if isinstance(end, int) and not isinstance(end, bool) and end >= n_groups:
         raise ValueError(
             f"--end {end} must be smaller than the number of IGA groups ({n_groups}); "
-            f"lower --end or use a smaller {flag}"
+            f"lower --end or use a {'larger' if counts else 'smaller'} {flag}"
         )
     need = entk_bytes(n_groups)
     try:
@@ -234,7 +241,7 @@ def check_groups(n_groups: int, device: torch.device, flag: str = "--patch", end
         raise ValueError(
             f"{n_groups} IGA groups need ~{need / 1e9:.0f} GB for the eNTK (the "
             f"{n_groups}x{n_groups} kernel alone is {kernel / 1e9:.1f} GB; {who} "
-            f"{have / 1e9:.0f} GB); use a larger {flag}"
+            f"{have / 1e9:.0f} GB); use a {'smaller' if counts else 'larger'} {flag}"
         )
 
 
@@ -247,10 +254,21 @@ def _prepare(out_text: str, overwrite: bool, resume: bool | str, key: str) -> di
         raise FileExistsError(f"--out {out} is a file, not a directory; choose another --out")
     state, old_key = run_state(out)
     if resume and state == "resumable" and old_key == key:
-        return torch.load(out / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+        try:
+            return torch.load(out / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - truncated or foreign file: any unpickling error
+            raise ValueError(
+                f"cannot read {out / CHECKPOINT_FILE} ({type(e).__name__}); the run cannot be "
+                "resumed: start it afresh with --overwrite"
+            ) from None
     if resume is True:
         if state == "finished":
             raise FileExistsError(f"the run in {out} has finished; nothing to resume")
+        if state == "resumable" and old_key is None:
+            raise ValueError(
+                f"the run in {out} has a checkpoint but no readable config.json, so its options "
+                "are unknown; start it afresh with --overwrite"
+            )
         if state == "resumable":
             raise ValueError(
                 f"the run in {out} was started with other options (key {old_key}, now {key}); "
@@ -271,8 +289,10 @@ def _prepare(out_text: str, overwrite: bool, resume: bool | str, key: str) -> di
         ) from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise FileExistsError(f"--out {out} is not writable; choose another --out")
-    names = [*RUN_FILES, CHECKPOINT_FILE]
-    existing = [out / n for n in names if (out / n).exists()]
+    if state == "missing":  # a new or foreign folder: leave what it holds alone
+        existing = [out / n for n in (*RUN_FILES, CHECKPOINT_FILE) if (out / n).exists()]
+    else:  # the old run's every output (weights, figures, meshes, any task's), not just its CSVs
+        existing = [p for p in out.iterdir() if p.name != _REPLACED]
     if existing:
         aside = out / _REPLACED
         shutil.rmtree(aside, ignore_errors=True)

@@ -7,6 +7,7 @@ best weights), ``reconstruction_final.png``, ``psnr.png``, ``best.pt`` and ``fin
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 from .. import metrics, plots
 from ..core import groups as groups_mod
 from ..io import config_key, read_csv, save_png, save_torch, to_jsonable
-from ..models import ARCH_OPTIONS, build
+from ..models import ARCH_OPTIONS, build, fresh
 from ..optim import recipe_lr
 from ..train import MethodConfig, TrainConfig, TrainResult
 from .base import Fit, TrainingDiverged, TrainingInterrupted, config_from_dict, fit
@@ -33,6 +34,7 @@ __all__ = [
     "build_model",
     "default_lr",
     "fit_image",
+    "fresh_choice",
     "run_key",
 ]
 
@@ -59,8 +61,17 @@ class ModelConfig:
     options: dict[str, Any] = field(
         default_factory=dict,
         metadata={
-            "help": "arch option, e.g. pe_levels=6 (pe), spherical_norm=true, hadamard=all "
-            "(every arch); with --method fr: fr_alpha=0.05"
+            "help": "arch option, e.g. pe_levels=6 (pe), spherical_norm=true, hadamard=all, "
+            "weight_scale=2 (every arch); with --method fr: fr_alpha=0.05"
+        },
+    )
+    fresh: str = field(
+        default="",
+        metadata={
+            "help": "FreSh (ICLR 2025): before training, choose the embedding frequency "
+            "(siren/finer: first_omega0, pe: pe_levels) whose untrained output spectrum is "
+            "closest to the image's; 'auto' for the default candidates or a list such as "
+            "20,40,60 (image task only)"
         },
     )
 
@@ -114,19 +125,57 @@ def _clipped_psnr(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(((p.clamp(0, 1) - t) ** 2).mean())
 
 
-def build_model(cfg: ImageFitConfig) -> torch.nn.Module:
-    """The INR of ``cfg`` on the CPU, initialised from ``cfg.train.seed`` (2 -> 3 channels)."""
+def _build(cfg: ImageFitConfig, options: dict[str, Any], seed: int) -> torch.nn.Module:
     return build(
         cfg.model.arch,
         2,
         3,
         hidden_features=cfg.model.width,
         hidden_layers=cfg.model.hidden_layers,
-        seed=cfg.train.seed,
+        seed=seed,
         # fr/bn change the model (W = ΛB, batch norm); vanilla and iga use the plain INR.
         method=cfg.method.method,
-        **cfg.model.options,
+        **options,
     )
+
+
+_FRESH_CACHE: dict[str, fresh.FreshChoice] = {}
+
+
+def fresh_choice(cfg: ImageFitConfig) -> fresh.FreshChoice | None:
+    """FreSh's choice for ``cfg`` (None without ``--fresh``): computed once per image, model
+    and seed (cached), so the run and its key (:func:`run_key`) see the same model."""
+    if not cfg.model.fresh:
+        return None
+    values = fresh.parse_values(cfg.model.arch, cfg.model.fresh)
+    param = fresh.FRESH_PARAMS[cfg.model.arch][0]
+    if param in cfg.model.options:
+        raise ValueError(f"--fresh chooses {param}: leave --opt {param}=... out, or --fresh out")
+    probe = dict(asdict(cfg))
+    probe.pop("out", None)
+    probe.pop("overwrite", None)
+    key = json.dumps(to_jsonable({"c": probe, "v": values}), sort_keys=True)
+    if key not in _FRESH_CACHE:
+        size = parse_size(cfg.size) if cfg.size else None
+        data = ImageData.from_file(cfg.path, size=size, scale=cfg.scale)
+        _FRESH_CACHE[key] = fresh.select(
+            cfg.model.arch,
+            lambda extra, seed: _build(cfg, {**cfg.model.options, **extra}, seed),
+            data.coords,
+            data.target,
+            (data.height, data.width),
+            values,
+            seed=cfg.train.seed,
+        )
+    return _FRESH_CACHE[key]
+
+
+def build_model(cfg: ImageFitConfig) -> torch.nn.Module:
+    """The INR of ``cfg`` on the CPU, initialised from ``cfg.train.seed`` (2 -> 3 channels);
+    with ``--fresh``, at FreSh's choice of the embedding frequency (:func:`fresh_choice`)."""
+    choice = fresh_choice(cfg)
+    extra = {} if choice is None else {choice.param: choice.value}
+    return _build(cfg, {**cfg.model.options, **extra}, cfg.train.seed)
 
 
 class ImageTask:
@@ -146,6 +195,7 @@ class ImageTask:
         groups = groups_mod.grid((data.height, data.width), cfg.patch)
         model = build_model(cfg).to(device)
         self.data = data.to(device)
+        choice = fresh_choice(cfg)
         return Fit(
             model=model,
             inputs=self.data.coords,
@@ -158,6 +208,7 @@ class ImageTask:
                 "n_groups": int(groups.shape[0]),
                 "points_per_group": int(groups.shape[1]),
                 "model": model.describe(),
+                **({} if choice is None else {"fresh": choice.as_dict()}),
             },
         )
 
@@ -179,6 +230,7 @@ class ImageTask:
             title=f"{Path(cfg.path).name} {data.width}x{data.height}",
         )
         lpips_ok, lpips_reason = metrics.lpips_status()
+        choice = fresh_choice(cfg)
         return {
             "image": str(cfg.path),
             "arch": cfg.model.arch,
@@ -190,6 +242,7 @@ class ImageTask:
             "ssim_final": metrics.ssim(final, target),
             "lpips": metrics.lpips_metric(best, target) if lpips_ok else None,
             "lpips_status": "ok" if lpips_ok else lpips_reason,
+            **({} if choice is None else {"fresh": f"{choice.param}={choice.value:g}"}),
         }
 
 

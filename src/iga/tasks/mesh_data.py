@@ -160,17 +160,37 @@ def load_mesh(path: PathLike) -> trimesh.Trimesh:
     # load_scene (trimesh >= 4.5) always gives a Scene; older 4.x spell it load(force="scene").
     load_scene = getattr(trimesh, "load_scene", None)
     try:
-        scene = load_scene(p) if load_scene else trimesh.load(p, force="scene")
+        # Unprocessed first: processing silently drops non-finite vertices (and their faces),
+        # which must be an error, not a hole; then the same processing a default load does.
+        scene = (
+            load_scene(p, process=False)
+            if load_scene
+            else trimesh.load(p, force="scene", process=False)
+        )
     except NotImplementedError:
         raise ValueError(
             f"cannot read {p}: unsupported mesh format '{suffix.lower()}'; convert it to "
             f"{_FORMATS_HINT}"
+        ) from None
+    except ImportError:  # an ASCII parser guessing the encoding of random bytes
+        raise ValueError(
+            f"cannot read {p}: not a valid {suffix} mesh (neither its binary nor its text "
+            f"form); check the file or re-export it ({_FORMATS_HINT})"
         ) from None
     except Exception as exc:  # trimesh's parsers raise anything on malformed files
         raise ValueError(
             f"cannot read {p} ({suffix}): {_one_line(exc)}; check the file or re-export it "
             f"({_FORMATS_HINT})"
         ) from None
+    for geometry in scene.geometry.values():
+        if isinstance(geometry, trimesh.Trimesh):
+            vertices = np.asarray(geometry.vertices, dtype=np.float64)
+            if not np.isfinite(vertices).all():
+                raise ValueError(
+                    f"{p} has vertices with NaN or infinite coordinates; repair or re-export "
+                    "the mesh"
+                )
+            geometry.process()
     parts = scene.dump() if len(scene.geometry) else []
     meshes = [g for g in parts if isinstance(g, trimesh.Trimesh) and len(g.faces)]
     if not meshes:

@@ -93,6 +93,14 @@ def _pose(frame: dict, json_path: Path) -> np.ndarray:
             f"frame {frame.get('file_path')} in {json_path.name} needs a finite 4×4 "
             "transform_matrix"
         )
+    # camera-to-world: its 3×3 part is a rotation (orthonormal, det 1); an all-zero or
+    # otherwise degenerate matrix gives rays with no direction
+    rot = m[:3, :3]
+    if not np.allclose(rot @ rot.T, np.eye(3), atol=1e-3) or abs(np.linalg.det(rot) - 1) > 1e-3:
+        _fail(
+            f"frame {frame.get('file_path')} in {json_path.name} has a transform_matrix whose "
+            "3×3 part is not a rotation (a camera-to-world pose); fix the file"
+        )
     return m
 
 

@@ -89,6 +89,10 @@ def _default_method() -> MethodConfig:
     return MethodConfig(end=7)
 
 
+MAX_RESOLUTION = 512
+"""The largest ``--resolution`` accepted: the paper's 512³ grid."""
+
+
 @dataclass
 class OccupancyFitConfig:
     """Everything that defines an occupancy-fitting run (defaults: the cpu tier)."""
@@ -138,9 +142,15 @@ class OccupancyFitConfig:
             ("--group-size", self.group_size, 1),
             ("--batch-groups", self.batch_groups, 1),
             ("--validate-every", self.validate_every, 1),
-            ("--eval-points", self.eval_points, 0),
+            ("--eval-points", self.eval_points, 1),
             ("--surface-points", self.surface_points, 1),
         )
+        if self.resolution > MAX_RESOLUTION:
+            raise ValueError(
+                f"--resolution {self.resolution} is above {MAX_RESOLUTION}, the paper's grid "
+                f"({self.resolution}³ = {self.resolution**3 / 1e9:.2f} billion points to label, "
+                f"train on and predict): use --resolution {MAX_RESOLUTION} or less"
+            )
         if self.up not in UP_AXES:
             raise ValueError(f"--up must be x, y or z; got {self.up!r}")
         if not 0 <= self.margin < 1:
@@ -164,10 +174,6 @@ class OccupancyFitConfig:
     def points_per_group(self) -> int:
         return self.block**3 if self.groups == "blocks" else self.group_size
 
-    @property
-    def groups_flag(self) -> str:
-        return "--block" if self.groups == "blocks" else "--group-size"
-
 
 def pe_levels_for(resolution: int) -> int:
     """Positional-encoding levels scaled with the grid: the authors use NeRF's 10 levels
@@ -178,6 +184,11 @@ def pe_levels_for(resolution: int) -> int:
 
 def build_model(cfg: OccupancyFitConfig) -> torch.nn.Module:
     """The INR of ``cfg`` on the CPU (3 -> 1), initialised from ``cfg.train.seed``."""
+    if cfg.model.fresh:
+        raise ValueError(
+            "--fresh is implemented for images only (FreSh's 3-D spectrum is not yet in "
+            "iga): leave --fresh out, or set the frequency with --opt"
+        )
     options = dict(cfg.model.options)
     if cfg.method.method == "fr":
         options.setdefault("fr_alpha", FR_ALPHA)
@@ -285,6 +296,14 @@ class OccupancyTask:
         grid = occupancy_grid(
             cfg.path, cfg.resolution, margin=cfg.margin, cache_dir=cfg.cache_dir or None
         )
+        inside = int(grid.occupancy.sum())
+        if inside == 0 or inside == grid.occupancy.size:
+            what = "no point inside" if inside == 0 else "every point inside"
+            raise ValueError(
+                f"the mesh's {cfg.resolution}³ occupancy grid has {what} the shape (a very "
+                "thin or open mesh, or --margin too large): raise --resolution or lower "
+                "--margin; an IoU of such a grid would mean nothing"
+            )
         self.grid: OccupancyGrid = grid
         target = torch.from_numpy(grid.occupancy.reshape(-1, 1).astype(np.float32)).to(device)
         model = build_model(cfg).to(device)
@@ -326,7 +345,7 @@ class OccupancyTask:
                 "mesh_sha256": grid.sha256,
                 "model": model.describe(),
             },
-            groups_flag=cfg.groups_flag,
+            groups_flag="--batch-groups",  # a step's groups: what --end is checked against
         )
 
     def evaluate(
