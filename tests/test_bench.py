@@ -34,3 +34,41 @@ def test_bench_overhead_json(tmp_path, capsys) -> None:
             "backward_step",
         }
     assert json.loads(save.read_text()) == res
+
+
+def test_timed_blocks_hold_the_runs_share_of_refreshes(tmp_path, monkeypatch) -> None:
+    # With S refreshed every 4 steps, every timed unit must hold one refresh in 4 steps (a
+    # median of single steps never saw one), and the cold first step is reported apart.
+    import iga.bench as bench
+    from iga.core import IGA
+
+    img = tmp_path / "img.png"
+    Image.fromarray(np.zeros((16, 24, 3), np.uint8) + 90).save(img)
+    timing = {"on": False}
+    seen: list[int] = []
+    original_timed, original_refresh = bench._timed, IGA.refresh
+
+    def timed(fn, device):
+        timing["on"] = True
+        try:
+            return original_timed(fn, device)
+        finally:
+            timing["on"] = False
+
+    def refresh(self, residual, inputs):
+        if timing["on"]:
+            seen.append(self.calls)
+        return original_refresh(self, residual, inputs)
+
+    monkeypatch.setattr(bench, "_timed", timed)
+    monkeypatch.setattr(IGA, "refresh", refresh)
+    cfg = bench.OverheadConfig(
+        path=str(img), size="24x16", patch=4, width=8, end=3, repeats=3, warmup=2,
+        archs="relu", variants="exact/e4", device="cpu",
+    )  # fmt: skip
+    res = bench.overhead(cfg)["relu"]
+    assert res["block_steps"] == 4
+    assert res["variants"]["exact/e4"]["first_step_ms"] > 0
+    # the cold first step (calls 0), then one refresh per timed block of 4 steps
+    assert seen[0] == 0 and len(seen) == 1 + cfg.repeats
+    assert all(c % 4 == 0 for c in seen)

@@ -12,16 +12,22 @@ from iga import harness
 from iga.benchmarks import rivals
 
 
-def test_each_method_selects_from_its_own_grid_and_trains_with_its_optimizer(
-    tmp_path: Path,
-) -> None:
+def _tiny_kodak(tmp_path: Path, steps: int) -> tuple[Path, Path]:
+    """A one-image "Kodak" folder and a tiny tier file."""
     data = tmp_path / "kodak"
     data.mkdir()
     y, x = np.mgrid[0:16, 0:24] / 6.0
     img = np.stack([0.5 + 0.4 * np.sin(x), 0.5 + 0.3 * np.cos(3 * y), 0.5 + 0 * x], -1)
     Image.fromarray((img * 255).astype(np.uint8)).save(data / "kodim01.png")
     tier = tmp_path / "tiny.json"
-    tier.write_text(json.dumps({"size": "12x8", "patch": 2, "width": 8, "steps": 4}))
+    tier.write_text(json.dumps({"size": "12x8", "patch": 2, "width": 8, "steps": steps}))
+    return data, tier
+
+
+def test_each_method_selects_from_its_own_grid_and_trains_with_its_optimizer(
+    tmp_path: Path,
+) -> None:
+    data, tier = _tiny_kodak(tmp_path, steps=4)
     opts = rivals.Options(data=str(data), images="1", archs="pe", methods="adam,muon+iga,esgd")
     s = rivals.setup("rivals", opts, harness.RunOptions(tier=str(tier)))
     assert s["tier"] == "tiny"
@@ -65,13 +71,7 @@ def test_each_method_selects_from_its_own_grid_and_trains_with_its_optimizer(
 def test_init_recipes_run_only_where_they_apply_and_carry_their_model_options(
     tmp_path: Path,
 ) -> None:
-    data = tmp_path / "kodak"
-    data.mkdir()
-    y, x = np.mgrid[0:16, 0:24] / 6.0
-    img = np.stack([0.5 + 0.4 * np.sin(x), 0.5 + 0.3 * np.cos(3 * y), 0.5 + 0 * x], -1)
-    Image.fromarray((img * 255).astype(np.uint8)).save(data / "kodim01.png")
-    tier = tmp_path / "tiny.json"
-    tier.write_text(json.dumps({"size": "12x8", "patch": 2, "width": 8, "steps": 2}))
+    data, tier = _tiny_kodak(tmp_path, steps=2)
     opts = rivals.Options(data=str(data), images="1", archs="relu,siren", methods="ws,fresh+iga")
     s = rivals.setup("rivals", opts, harness.RunOptions(tier=str(tier)))
     out = tmp_path / "out"

@@ -481,6 +481,28 @@ def test_a_network_dead_on_every_draw_is_a_one_line_error(monkeypatch):
 ESGD_FAST = {"d_warmup": 5, "update_every": 5}
 
 
+def _tiny_fit(
+    tmp_path: Path, method: str, train: TrainConfig, validate_every: int = 20, **kw: object
+) -> NeRFFitConfig:
+    """A fit of a 2-view 8×8 synthetic scene with a tiny network, into ``tmp_path/run``."""
+    root = write_scene(tmp_path / "scene", size=8, views=2)
+    return NeRFFitConfig(
+        scene=str(root),
+        size=0,
+        test_views=1,
+        val_views=1,
+        validate_every=validate_every,
+        batch_rays=32,
+        turntable_frames=2,
+        net=TINY_NET,
+        render=RenderConfig(n_coarse=8, n_fine=8, chunk=64),
+        method=MethodConfig(method=method, end=3),
+        train=train,
+        out=str(tmp_path / "run"),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "kernel", "optimizer"),
     [
@@ -496,25 +518,10 @@ ESGD_FAST = {"d_warmup": 5, "update_every": 5}
 )
 def test_a_few_steps_lower_the_loss(tmp_path, method, kernel, optimizer):
     name, lr, options = optimizer
-    root = write_scene(tmp_path / "scene", size=8, views=2)
-    cfg = NeRFFitConfig(
-        scene=str(root),
-        size=0,
-        test_views=1,
-        val_views=1,
-        validate_every=20,
-        batch_rays=32,
-        kernel=kernel,
-        turntable_frames=2,
-        net=TINY_NET,
-        render=RenderConfig(n_coarse=8, n_fine=8, chunk=64),
-        method=MethodConfig(method=method, end=3),
-        train=TrainConfig(
-            steps=40, lr=lr, schedule="exp", decay=0.5, optimizer=name, optimizer_options=options
-        ),
-        out=str(tmp_path / "run"),
+    train = TrainConfig(
+        steps=40, lr=lr, schedule="exp", decay=0.5, optimizer=name, optimizer_options=options
     )
-    s = fit_nerf(cfg, progress=False)
+    s = fit_nerf(_tiny_fit(tmp_path, method, train, kernel=kernel), progress=False)
     rows = [json.loads(json.dumps(r)) for r in _read_metrics(tmp_path / "run" / "metrics.csv")]
     first = np.mean([float(r["mse"]) for r in rows[:3]])
     last = np.mean([float(r["mse"]) for r in rows[-3:] if r.get("mse")])
@@ -599,24 +606,10 @@ def test_muon_takes_the_hidden_matrices_of_both_nerf_fields():
 def test_divergence_keeps_the_best_views_and_names_the_step(tmp_path):
     # (Vanilla NeRF at a huge lr went dead here, every ReLU off, rather than diverging, so
     # the test drives IGA, which does diverge; the stop is the same code for both.)
-    method = "iga"
     from iga.tasks.base import TrainingDiverged
 
-    root = write_scene(tmp_path / "scene", size=8, views=2)
-    cfg = NeRFFitConfig(
-        scene=str(root),
-        size=0,
-        test_views=1,
-        val_views=1,
-        validate_every=5,
-        batch_rays=32,
-        turntable_frames=2,
-        net=TINY_NET,
-        render=RenderConfig(n_coarse=8, n_fine=8, chunk=64),
-        method=MethodConfig(method=method, end=3),
-        train=TrainConfig(steps=40, lr=1e8, schedule="exp"),
-        out=str(tmp_path / "run"),
-    )
+    train = TrainConfig(steps=40, lr=1e8, schedule="exp")
+    cfg = _tiny_fit(tmp_path, "iga", train, validate_every=5)
     with pytest.raises(TrainingDiverged, match=r"non-finite at step \d+.*lower --lr"):
         fit_nerf(cfg, progress=False)
     s = json.loads((tmp_path / "run" / "summary.json").read_text())

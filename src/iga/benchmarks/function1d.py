@@ -193,13 +193,14 @@ def exp2_plan(tier: str = "cpu") -> Plan:
 RIVAL_LRS: dict[str, tuple[float, ...]] = {
     "adam": (2.5e-4, 1e-3),
     "iga": (2.5e-4, 1e-3),
-    "muon": (0.01, 0.03, 0.1),
-    "muon+iga": (0.01, 0.03, 0.1),
-    "esgd": (0.01, 0.03, 0.1),
-    "esgd+iga": (0.1, 1.0, 10.0),
+    "muon": (0.01, 0.03, 0.1, 0.3),
+    "muon+iga": (0.01, 0.03, 0.1, 0.3),
+    "esgd": (0.001, 0.003, 0.01, 0.03, 0.1),
+    "esgd+iga": (0.01, 0.03, 0.1, 1.0, 10.0),
 }
 """The lrs each recipe of :func:`rivals_plan` tries: Exp. 2's Adam lr and 4× it; Muon-INRs'
-0.1 and two below it; ESGD's 0.1 and two below; ESGD + IGA two decades up (its step is not
+0.1, two below and one above it (0.1 was the best of the first three); ESGD's 0.1 and four
+below (0.01-0.1 all diverged here); ESGD + IGA up to two decades above (its step is not
 normalised by the gradient's size, which IGA shrinks: docs/rivals.md)."""
 
 

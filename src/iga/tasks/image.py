@@ -151,9 +151,8 @@ def fresh_choice(cfg: ImageFitConfig) -> fresh.FreshChoice | None:
     param = fresh.FRESH_PARAMS[cfg.model.arch][0]
     if param in cfg.model.options:
         raise ValueError(f"--fresh chooses {param}: leave --opt {param}=... out, or --fresh out")
-    probe = dict(asdict(cfg))
-    probe.pop("out", None)
-    probe.pop("overwrite", None)
+    # what the choice depends on: the pixels, the model and its initial weights
+    probe = (cfg.path, cfg.size, cfg.scale, asdict(cfg.model), cfg.method.method, cfg.train.seed)
     key = json.dumps(to_jsonable({"c": probe, "v": values}), sort_keys=True)
     if key not in _FRESH_CACHE:
         size = parse_size(cfg.size) if cfg.size else None
