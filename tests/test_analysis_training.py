@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from iga.analysis import eigenvalue_stats, kernel_spectrum, patch_centres
 from iga.analysis.training import (
@@ -24,15 +23,6 @@ from iga.tasks.base import fit
 from iga.tasks.image import ImageFitConfig, ModelConfig, build_model
 from iga.tasks.image_data import ImageData
 from iga.train import MethodConfig, TrainConfig
-
-
-@pytest.fixture(scope="module")
-def png(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    y, x = np.mgrid[0:16, 0:16] / 8.0
-    rgb = np.stack([0.5 + 0.4 * np.sin(3 * x), 0.5 + 0.3 * np.cos(2 * y), 0.5 + 0.2 * x], -1)
-    path = tmp_path_factory.mktemp("training") / "tiny.png"
-    Image.fromarray((rgb * 255).astype(np.uint8)).save(path)
-    return path
 
 
 def cfg_for(png: Path, out: Path, method: str, steps: int = 5) -> ImageFitConfig:

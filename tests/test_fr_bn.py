@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
 from iga.cli import main
@@ -206,18 +205,6 @@ def test_method_options_validated() -> None:
         build("relu", 2, 3, method="dropout")
     with pytest.raises(ValueError, match="fr_init"):
         build("relu", 2, 3, hidden_features=8, method="fr", fr_init="zeros", **SMALL_FR)
-
-
-@pytest.fixture
-def tiny_png(tmp_path: Path) -> Path:
-    y, x = np.mgrid[0:16, 0:24] / 8.0
-    img = np.stack(
-        [0.5 + 0.4 * np.sin(2 * x), 0.5 + 0.3 * np.cos(3 * y), 0.5 + 0.4 * np.sin(5 * (x + y))],
-        axis=-1,
-    )
-    path = tmp_path / "tiny.png"
-    Image.fromarray((img * 255).astype(np.uint8)).save(path)
-    return path
 
 
 @pytest.mark.parametrize("method", ["fr", "bn"])

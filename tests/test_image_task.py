@@ -15,19 +15,6 @@ from iga.tasks.image import ImageFitConfig, ModelConfig, fit_image
 from iga.train import MethodConfig, TrainConfig
 
 
-@pytest.fixture
-def tiny_png(tmp_path: Path) -> Path:
-    """A 24x16 RGB image with low and high frequencies."""
-    y, x = np.mgrid[0:16, 0:24] / 8.0
-    img = np.stack(
-        [0.5 + 0.4 * np.sin(2 * x), 0.5 + 0.3 * np.cos(3 * y), 0.5 + 0.4 * np.sin(5 * (x + y))],
-        axis=-1,
-    )
-    path = tmp_path / "tiny.png"
-    Image.fromarray((img * 255).astype(np.uint8)).save(path)
-    return path
-
-
 def cfg_for(path: Path, out: Path, method: str, steps: int = 60, **train_kw) -> ImageFitConfig:
     return ImageFitConfig(
         path=str(path),

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
 from iga.analysis.regions import (
@@ -85,15 +84,6 @@ def test_patterns_of_pe_and_errors_for_other_archs() -> None:
         activation_patterns(build("siren", 2, 3, 8, 2), x)
     with pytest.raises(ValueError, match="plain ReLU INR"):
         activation_patterns(build("relu", 2, 3, 8, 2, method="fr"), x)
-
-
-@pytest.fixture(scope="module")
-def png(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    y, x = np.mgrid[0:16, 0:16] / 8.0
-    rgb = np.stack([0.5 + 0.4 * np.sin(3 * x), 0.5 + 0.3 * np.cos(2 * y), 0.5 + 0.2 * x], -1)
-    path = tmp_path_factory.mktemp("regions") / "tiny.png"
-    Image.fromarray((rgb * 255).astype(np.uint8)).save(path)
-    return path
 
 
 def test_image_probe_logs_regions_of_the_current_weights(png: Path, tmp_path: Path) -> None:
