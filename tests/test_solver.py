@@ -86,6 +86,29 @@ def test_subspace_balance_matches_exact_and_falls_back() -> None:
         iga.balance(K, 8, solver="lanczos")
 
 
+def test_cold_start_from_a_random_block_above_the_threshold() -> None:
+    from iga.core.spectrum import COLD_START_MIN
+
+    n = COLD_START_MIN + 76
+    K = kernel(n=n, p=600)
+    exact = iga.balance(K, 8)
+    cold = iga.balance(K, 8, solver="subspace")  # no warm block: a random one, tested
+    assert cold.info["solver"] == "subspace" and cold.info["cold"] and not cold.info["fell_back"]
+    assert cold.info["residual"] <= 0.2 and cold.block is not None and cold.block.shape == (n, 19)
+    R = torch.randn(n, 3, dtype=torch.float64)
+    err = torch.linalg.norm(cold.apply(R) - exact.apply(R)) / torch.linalg.norm(exact.apply(R))
+    assert float(err) < 1e-2
+    # deterministic (a run resumes bit for bit), and the exact solver when the test fails
+    again = iga.balance(K, 8, solver="subspace")
+    torch.testing.assert_close(again.apply(R), cold.apply(R), rtol=0, atol=0)
+    strict = iga.balance(K, 8, solver="subspace", tol=0.0)
+    assert strict.info["cold"] and strict.info["fell_back"]
+    torch.testing.assert_close(strict.apply(R), exact.apply(R))
+    # below the threshold the first solve stays exact (the committed runs' behaviour)
+    small = iga.balance(kernel(n=COLD_START_MIN - 1, p=600), 8, solver="subspace")
+    assert small.info == {"solver": "exact"}
+
+
 def mlp() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
