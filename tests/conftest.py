@@ -32,3 +32,9 @@ def png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     y, x = np.mgrid[0:16, 0:16] / 8.0
     rgb = np.stack([0.5 + 0.4 * np.sin(3 * x), 0.5 + 0.3 * np.cos(2 * y), 0.5 + 0.2 * x], -1)
     return _save(rgb, tmp_path_factory.mktemp("png") / "tiny.png")
+
+
+@pytest.fixture(autouse=True)
+def _private_grid_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Occupancy grids made by a test go to a temporary cache, not the user's ~/.cache/iga."""
+    monkeypatch.setenv("IGA_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "iga-cache"))

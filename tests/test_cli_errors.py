@@ -179,14 +179,16 @@ CASES = [
     ("tier-file-not-json", BENCH_IMAGE("{tier_not_json}"), "is not valid JSON"),
     ("bench-nerf-tier-file", ["bench", "nerf", "--tier", "{tier_list}"], "takes no tier file"),
     (
-        "bench-occupancy-every-run-fails",
+        "bench-occupancy-grid-too-small",
         [*BENCH_OCC, "--resolution", "16"],  # 64 groups: fewer than the tier's 256 per step
-        "1 run(s) failed (first: ball/relu/vanilla/seed0: ValueError: --batch-groups 256",
+        "the tier's 256 groups per step exceed the 64 groups of a 16³ grid",
     ),
+    ("bench-occupancy-not-a-mesh", [*BENCH_OCC, "--shapes", "{file}"], "a_file"),
+    ("bench-occupancy-bad-sampling", [*BENCH_OCC, "--sampling", "foo"], "--sampling 'foo'"),
     (
-        "bench-occupancy-not-a-mesh",
-        [*BENCH_OCC, "--shapes", "{file}", "--resolution", "32"],
-        "run(s) failed",
+        "bench-occupancy-every-run-fails",  # found only inside the run: reported, exit 1
+        [*BENCH_OCC, "--methods", "iga", "--end", "300", "--resolution", "32"],
+        "1 run(s) failed (first: ball/relu/iga/seed0: ValueError: --end 300",
     ),
     (
         "bench-rivals-arch-twice",

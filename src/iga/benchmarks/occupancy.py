@@ -280,6 +280,25 @@ def _shapes(text: str, data: Path) -> dict[str, Path]:
     return files
 
 
+def _check_before_running(cfg: OccupancyFitConfig, files: dict[str, Path], sampling: str) -> None:
+    """What every run would fail on, found once before any starts (one line each): the groups
+    a step draws against the grid's, the sampling rule, each mesh file."""
+    from ..core.sampling import SAMPLING
+    from ..tasks.mesh_data import load_mesh
+    from ..tasks.occupancy import make_groups
+
+    n_groups = int(make_groups(cfg).shape[0])
+    if cfg.batch_groups > n_groups:
+        raise ValueError(
+            f"the tier's {cfg.batch_groups} groups per step exceed the {n_groups} groups of a "
+            f"{cfg.resolution}³ grid; raise --resolution"
+        )
+    if sampling and sampling not in SAMPLING:
+        raise ValueError(f"--sampling {sampling!r}: choose one of {', '.join(SAMPLING)}")
+    for path in files.values():
+        load_mesh(path)  # one line naming the file if it is not a usable mesh
+
+
 HELP = {
     "occupancy": "the paper's 3D occupancy table: vanilla/FR/BN/IGA × relu/pe/siren (resumable)"
 }
@@ -327,6 +346,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     methods = _options.choices("--methods", opts.methods, METHODS)
     seeds = _options.seeds(opts.seeds)
     files = _shapes(opts.shapes, Path(opts.data))
+    _check_before_running(cfg, files, opts.sampling)
     return {
         "bench": bench(),
         "tier": "_".join([ro.tier, *tags]),
