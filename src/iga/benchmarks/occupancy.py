@@ -346,7 +346,8 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     methods = _options.choices("--methods", opts.methods, METHODS)
     seeds = _options.seeds(opts.seeds)
     files = _shapes(opts.shapes, Path(opts.data))
-    _check_before_running(cfg, files, opts.sampling)
+    if not ro.aggregate_only:  # reports only: no run starts, no mesh needs reading
+        _check_before_running(cfg, files, opts.sampling)
     return {
         "bench": bench(),
         "tier": "_".join([ro.tier, *tags]),
