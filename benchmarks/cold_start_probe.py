@@ -20,7 +20,7 @@ import torch
 
 import iga
 from iga.core.spectrum import _eigh_desc, _scales, _subspace
-from iga.tasks.image_data import ImageData
+from iga.tasks.image.data import ImageData
 
 
 def main() -> None:

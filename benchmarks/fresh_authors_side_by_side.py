@@ -80,8 +80,8 @@ def main() -> None:
     from spectum_utils import get_2d_fft_mask, get_spectrum  # theirs
 
     from iga.models import fresh
-    from iga.tasks.image import ImageFitConfig, ModelConfig, _build
-    from iga.tasks.image_data import ImageData
+    from iga.tasks.image.task import ImageFitConfig, ModelConfig, _build
+    from iga.tasks.image.data import ImageData
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

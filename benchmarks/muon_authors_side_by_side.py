@@ -387,7 +387,7 @@ def make_target(out: Path) -> Path:
     """kodim01 resized exactly as ``iga fit image --size 192x128`` does, as an 8-bit PNG; and
     target_T.png, the same pixels transposed (W and H swapped) for the paired "-T" configs."""
     from iga.io import save_png
-    from iga.tasks.image_data import ImageData
+    from iga.tasks.image.data import ImageData
 
     path = out / "target.png"
     if not path.exists():
@@ -492,7 +492,7 @@ def read_theirs(run: Path, target: np.ndarray) -> dict:
 def read_ours(run: Path, cfg: str, target_path: Path) -> dict:
     import iga.models
     from iga.io import read_csv
-    from iga.tasks.image_data import ImageData
+    from iga.tasks.image.data import ImageData
 
     rows = {int(r["step"]): r for r in read_csv(run / "metrics.csv")}
     unc = {k: psnr_db(float(rows[k]["mse"])) for k in rows}
@@ -515,7 +515,7 @@ def read_ours(run: Path, cfg: str, target_path: Path) -> dict:
 
 
 def report(out: Path, configs: list[str], seeds: list[int], name: str = "tables") -> dict:
-    from iga.tasks.image_data import ImageData
+    from iga.tasks.image.data import ImageData
 
     target_path = out / "target.png"
     target = ImageData.from_file(target_path).image.numpy().astype(np.float64)

@@ -15,7 +15,7 @@ module constant (4096, a dead fine network at 4×128, see ``probe``); ``train`` 
 ``ITERS`` (default 500), ``THREADS`` (1), ``SCENE`` (../shared/data/nerf_synthetic/lego),
 ``LOGS`` (their ``--basedir``, default runs/authors_nerf). ``score`` renders the first 8 test
 views at 100×100 with iga's renderer and metrics (their weights mapped into
-:class:`iga.tasks.nerf.NeRF`, whose field equals theirs to 1e-16), for their checkpoints
+:class:`iga.tasks.nerf.task.NeRF`, whose field equals theirs to 1e-16), for their checkpoints
 (``--theirs``) and our ``final.pt`` alike.
 """
 
@@ -56,10 +56,10 @@ def _argv(name: str, *extra: str) -> list[str]:
 
 def probe(path: str) -> None:
     """Whether their coarse and fine networks are alive at initialisation, seeds 0-19 and 4096
-    (their default), by iga's own rule and probe (:func:`iga.tasks.nerf.is_dead` on
-    :func:`~iga.tasks.nerf.probe_rows` of the first training view)."""
-    from iga.tasks.nerf import _view_rays, is_dead, probe_rows
-    from iga.tasks.nerf_data import load_blender
+    (their default), by iga's own rule and probe (:func:`iga.tasks.nerf.task.is_dead` on
+    :func:`~iga.tasks.nerf.task.probe_rows` of the first training view)."""
+    from iga.tasks.nerf.task import _view_rays, is_dead, probe_rows
+    from iga.tasks.nerf.data import load_blender
 
     a = _authors(path)
     sys.argv = _argv("probe", "--no_reload")
@@ -99,8 +99,8 @@ def train(path: str, seed: int, name: str, extra: list[str]) -> None:
 def score(checkpoint: str, theirs: bool) -> None:
     """Test PSNR and SSIM of the first 8 test views at 100×100, iga's renderer and metrics."""
     from iga.models.nerf import NeRFConfig
-    from iga.tasks.nerf import NeRF, RenderConfig, score_views
-    from iga.tasks.nerf_data import load_blender
+    from iga.tasks.nerf.task import NeRF, RenderConfig, score_views
+    from iga.tasks.nerf.data import load_blender
 
     model = NeRF(
         NeRFConfig(depth=4, width=128, skip=-1), RenderConfig(n_coarse=32, n_fine=32), 2.0, 6.0

@@ -21,8 +21,8 @@ import time
 import torch
 
 from iga.models.nerf import NeRFConfig
-from iga.tasks.nerf import NeRF, NeRFAdjuster, RenderConfig, _plain_loss, _view_rays
-from iga.tasks.nerf_data import load_blender
+from iga.tasks.nerf.task import NeRF, NeRFAdjuster, RenderConfig, _plain_loss, _view_rays
+from iga.tasks.nerf.data import load_blender
 from iga.train import MethodConfig
 
 SETTINGS = [

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 import iga
-from iga.benchmarks.image import END
-from iga.benchmarks.rivals import RIVALS
-from iga.tasks.image_data import ImageData, parse_size
+from iga.tasks.image.bench import END
+from iga.tasks.image.rivals import RIVALS
+from iga.tasks.image.data import ImageData, parse_size
 
 
 def _curvature_steps(steps: int, warmup: int = 50, every: int = 100) -> int:

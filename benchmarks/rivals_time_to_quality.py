@@ -32,7 +32,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from iga.benchmarks.rivals import RIVALS
+from iga.tasks.image.rivals import RIVALS
 
 ARCH_LABELS = {"relu": "ReLU", "pe": "PE", "siren": "SIREN"}
 COST_OF = {"ws": "adam", "ws+iga": "iga", "fresh": "adam", "fresh+iga": "iga"}

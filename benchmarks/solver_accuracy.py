@@ -17,8 +17,8 @@ import torch
 
 import iga
 from iga.models import build
-from iga.tasks.image import default_lr
-from iga.tasks.image_data import ImageData
+from iga.tasks.image.task import default_lr
+from iga.tasks.image.data import ImageData
 
 
 def main() -> None:

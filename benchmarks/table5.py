@@ -24,8 +24,8 @@ import json
 import statistics
 from pathlib import Path
 
-from iga.benchmarks.image import bench_lr
-from iga.benchmarks.paper import TABLE5
+from iga.tasks.image.bench import bench_lr
+from iga.paper import TABLE5
 
 IMAGES = ("kodim01", "kodim02", "kodim03")
 ARCHS = ("relu", "pe", "siren")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from iga.tasks.image import ImageFitConfig, ModelConfig, fit_image
+from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image
 from iga.train import TrainConfig
 
 KODIM01 = "../shared/data/kodak/kodim01.png"  # run from the repository root

@@ -39,7 +39,7 @@ def test_bench_overhead_json(tmp_path, capsys) -> None:
 def test_timed_blocks_hold_the_runs_share_of_refreshes(tmp_path, monkeypatch) -> None:
     # With S refreshed every 4 steps, every timed unit must hold one refresh in 4 steps (a
     # median of single steps never saw one), and the cold first step is reported apart.
-    import iga.bench as bench
+    import iga.overhead as bench
     from iga.core import IGA
 
     img = tmp_path / "img.png"

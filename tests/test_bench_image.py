@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from iga import harness
-from iga.benchmarks import image
+from iga.tasks.image import bench as image
 
 
 @pytest.fixture
@@ -202,7 +202,7 @@ def test_iga_variants_reuse_iga_runs_and_add_table4(kodak: Path, tmp_path: Path)
 
 
 def test_method_comparison_figure_and_bad_inputs(tmp_path: Path) -> None:
-    from iga import plots
+    from iga.figures import plots
 
     rng = np.random.default_rng(0)
     target = rng.random((16, 24, 3))
@@ -236,9 +236,9 @@ def test_the_sweep_resumes_an_interrupted_run_from_its_checkpoint(
 ) -> None:
     import signal
 
-    from iga.benchmarks.image import run_image
+    from iga.tasks.image.bench import run_image
     from iga.tasks.base import TrainingInterrupted, fit
-    from iga.tasks.image import ImageTask
+    from iga.tasks.image.task import ImageTask
 
     s = _setup(kodak, images="1", methods="iga", steps=12)
     spec = _plan(s, tmp_path / "a").runs[0].spec
@@ -256,7 +256,7 @@ def test_the_sweep_resumes_an_interrupted_run_from_its_checkpoint(
             job.extra = extra
             return job
 
-    from iga.tasks.image import ImageFitConfig
+    from iga.tasks.image.task import ImageFitConfig
 
     f = spec.config["fit"]
     cfg = ImageFitConfig.from_dict({**f, "train": {**f["train"], "checkpoint_every": 5}})

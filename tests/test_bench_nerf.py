@@ -11,9 +11,9 @@ import pytest
 from _nerf_scene import write_scene
 
 from iga import harness
-from iga.benchmarks import nerf as bench_nerf
+from iga.tasks.nerf import bench as bench_nerf
 from iga.models.nerf import NeRFConfig
-from iga.tasks.nerf import RenderConfig
+from iga.tasks.nerf.task import RenderConfig
 
 
 @pytest.fixture(scope="module")

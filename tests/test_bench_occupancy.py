@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from iga import harness
-from iga.benchmarks import occupancy as occ
+from iga.tasks.occupancy import bench as occ
 
 trimesh = pytest.importorskip("trimesh")
 

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from iga import harness
-from iga.benchmarks import rivals
+from iga.tasks.image import rivals
 
 
 def _tiny_kodak(tmp_path: Path, steps: int) -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ from torch import nn
 
 from iga.cli import main
 from iga.models import BNINR, FRINR, INR, FRLinear, build, fourier_bases
-from iga.tasks.image import ImageFitConfig, ModelConfig, fit_image
+from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image
 from iga.train import METHODS, MethodConfig, TrainConfig
 
 # Small bases keep the tests fast; the defaults (128 + 128 frequencies, 32 phases) are
@@ -236,7 +236,7 @@ def test_cli_fit_with_method_fr(tiny_png: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_compare_writes_the_figure4_view(tiny_png: Path, tmp_path: Path) -> None:
-    from iga.tasks.image import compare
+    from iga.tasks.image.task import compare
 
     configs = {
         m: ImageFitConfig(

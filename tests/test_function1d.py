@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import iga
-from iga.benchmarks.function1d import EXPERIMENTS, load_plan, plan_to_dict
+from iga.tasks.function1d.bench import EXPERIMENTS, load_plan, plan_to_dict
 from iga.cli import _parser, main
-from iga.tasks.function1d import (
+from iga.tasks.function1d.task import (
     AdjustConfig,
     FunctionFitConfig,
     NetConfig,
@@ -326,7 +326,7 @@ def test_a_diverged_run_is_reported_not_a_crash(tmp_path) -> None:
     # A plan whose IGA run diverges at once: the experiment still writes its table, naming
     # the step (it used to crash on the missing final MSE).
     from iga import harness
-    from iga.benchmarks import function1d as f1d
+    from iga.tasks.function1d import bench as f1d
 
     plan = f1d.exp2_plan("cpu")
     keep = ["relu-vanilla", "relu-g8-end2"]

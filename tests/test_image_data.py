@@ -1,4 +1,4 @@
-"""Tests for iga.tasks.image_data: loading images, sizes, coordinates and ImageData."""
+"""Tests for iga.tasks.image.data: loading images, sizes, coordinates and ImageData."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from iga.tasks.image_data import ImageData, image_coords, load_image, parse_size
+from iga.tasks.image.data import ImageData, image_coords, load_image, parse_size
 
 
 def _save(tmp_path: Path, name: str, image: Image.Image) -> Path:

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from iga.cli import main
-from iga.tasks.image import ImageFitConfig, ModelConfig, fit_image
+from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image
 from iga.train import MethodConfig, TrainConfig
 
 

@@ -14,8 +14,8 @@ from torch import nn
 
 from iga.cli import main
 from iga.models import build, fresh
-from iga.tasks.image import ImageFitConfig, ModelConfig, fit_image, fresh_choice, run_key
-from iga.tasks.image_data import image_coords
+from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image, fresh_choice, run_key
+from iga.tasks.image.data import image_coords
 from iga.train import TrainConfig
 
 
@@ -138,7 +138,7 @@ def test_fresh_from_the_command_line(photo: Path, tmp_path: Path, capsys) -> Non
 
 
 def test_occupancy_refuses_fresh_in_one_line(tmp_path: Path) -> None:
-    from iga.tasks.occupancy import OccupancyFitConfig, build_model
+    from iga.tasks.occupancy.task import OccupancyFitConfig, build_model
 
     cfg = OccupancyFitConfig(model=ModelConfig(arch="siren", fresh="auto"))
     with pytest.raises(ValueError, match="--fresh is implemented for images only"):

@@ -1,4 +1,4 @@
-"""Tests for iga.io (atomic writes, CSV logging, run directories) and iga.plots outputs."""
+"""Tests for iga.io (atomic writes, CSV logging, run directories) and iga.figures.plots outputs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from iga import io, plots
+from iga import io
+from iga.figures import plots
 
 
 def _leftovers(directory: Path) -> list[str]:

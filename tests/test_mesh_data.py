@@ -15,8 +15,8 @@ import pytest
 trimesh = pytest.importorskip("trimesh")
 pytest.importorskip("igl")
 
-from iga.tasks import mesh_data  # noqa: E402
-from iga.tasks.mesh_data import (  # noqa: E402
+from iga.tasks.occupancy import mesh as mesh_data  # noqa: E402
+from iga.tasks.occupancy.mesh import (  # noqa: E402
     Normalization,
     cache_dir_default,
     grid_bytes,

@@ -17,7 +17,7 @@ import iga
 from iga.io import config_key, to_jsonable
 from iga.models.nerf import FrequencyEncoding, NeRFConfig, NeRFField
 from iga.models.reparam import FRLinear, fourier_bases
-from iga.tasks.nerf import (
+from iga.tasks.nerf.task import (
     NeRF,
     NeRFAdjuster,
     NeRFFitConfig,
@@ -30,8 +30,8 @@ from iga.tasks.nerf import (
     redraw_dead,
     run_key,
 )
-from iga.tasks.nerf_data import load_blender
-from iga.tasks.nerf_render import (
+from iga.tasks.nerf.data import load_blender
+from iga.models.render import (
     camera_rays,
     composite,
     render_weights,
@@ -468,7 +468,7 @@ def test_a_network_dead_on_every_draw_is_a_one_line_error(monkeypatch):
 
     nerf = NeRF(TINY_NET, RenderConfig(n_coarse=8, n_fine=0), near=2.0, far=6.0)
     _kill(nerf.coarse)
-    monkeypatch.setattr("iga.tasks.nerf.NeRFField", Dead)
+    monkeypatch.setattr("iga.tasks.nerf.task.NeRFField", Dead)
     probe = probe_rows(torch.tensor([[0.0, 0.0, 4.0, 0.0, 0.0, -1.0]]), 2.0, 6.0, 8)
     with pytest.raises(ValueError, match="after 10 draws .* --seed 3") as err:
         redraw_dead(nerf, TINY_NET, "vanilla", probe, seed=3)
@@ -589,7 +589,7 @@ def test_readme_nerf_snippet_runs_and_learns():
 
 def test_muon_takes_the_hidden_matrices_of_both_nerf_fields():
     from iga.optim import muon_split
-    from iga.tasks.nerf import NeRF
+    from iga.tasks.nerf.task import NeRF
 
     model = NeRF(TINY_NET, RenderConfig(n_coarse=4, n_fine=4), near=2.0, far=6.0)
     names = {id(p): n for n, p in model.named_parameters()}

@@ -18,9 +18,9 @@ from iga.cli import main
 from iga.core.groups import Grouping
 from iga.core.sampling import Sampler
 from iga.tasks.base import CHECKPOINT_FILE, TrainingInterrupted, fit
-from iga.tasks.image import ModelConfig
-from iga.tasks.mesh_data import grid_points
-from iga.tasks.occupancy import (
+from iga.tasks.image.task import ModelConfig
+from iga.tasks.occupancy.mesh import grid_points
+from iga.tasks.occupancy.task import (
     OccupancyFitConfig,
     OccupancyTask,
     batch_order,
@@ -270,7 +270,7 @@ def test_bn_evaluates_with_running_statistics_independent_of_chunking(
 ) -> None:
     """Mini-batch BN keeps running statistics: the evaluated model is one function of a point,
     whatever else is in the chunk (with batch statistics the grid IoU was chunk-dependent)."""
-    from iga.tasks.occupancy import _predict, build_model
+    from iga.tasks.occupancy.task import _predict, build_model
 
     cfg = _cfg(sphere, tmp_path / "bn", method="bn", steps=40)
     assert "bn_running_stats=True" in build_model(cfg).describe()

@@ -1,4 +1,4 @@
-"""iga.plots3d: projection, shaded mesh renders, error slices, crops and comparison figures."""
+"""iga.figures.plots3d: projection, shaded mesh renders, error slices, crops and comparison figures."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import trimesh
 from matplotlib.figure import Figure
 from PIL import Image
 
-from iga import plots3d
+from iga.figures import plots3d
 
 VIEWS = [(20.0, -60.0), (0.0, 0.0), (35.0, 120.0), (-50.0, 10.0), (90.0, 0.0)]
 

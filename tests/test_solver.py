@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import iga
-from iga.bench import parse_variant
+from iga.overhead import parse_variant
 from iga.core.spectrum import top_eigh
 from iga.io import config_key
 
@@ -227,7 +227,7 @@ def test_overhead_variants_parse() -> None:
 
 
 def test_peak_memory_runs_the_steps_in_a_fresh_process() -> None:
-    from iga.bench import OverheadConfig, peak_memory
+    from iga.overhead import OverheadConfig, peak_memory
 
     cfg = OverheadConfig(size="16x16", width=8, patch=4, end=3, repeats=2, warmup=1, threads=1)
     vanilla = peak_memory(cfg, "relu", "vanilla")

@@ -10,8 +10,8 @@ and :func:`image_points` (an image's ``[-1, 1]`` (y, x) coordinates and colours)
 that combine with IGA (Adam, SGD, Muon, ESGD) are in :mod:`optim`.
 """
 
-from . import models, optim
-from .core import (
+from iga import models, optim
+from iga.core import (
     IGA,
     SAMPLING,
     Balanced,
@@ -26,7 +26,7 @@ from .core import (
     max_residual_points,
     ntk_two_layer_relu,
 )
-from .tasks.image_data import image_points
+from iga.tasks.image.data import image_points
 
 __version__ = "0.1.0"
 

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import configcli
-from .io import atomic_write_text
+from iga import configcli
+from iga.io import atomic_write_text
 
 __all__ = ["main"]
 
@@ -52,10 +52,10 @@ def _one_line(text: object) -> str:
 # Choices and bounds the image configs' metadata does not declare (yet), so that argparse
 # rejects bad values while parsing, with the flag in the message (configcli overrides).
 def _image_overrides() -> dict[str, dict[str, Any]]:
-    from .core import SAMPLING
-    from .models import ARCH_OPTIONS
-    from .tasks.image_data import parse_size
-    from .train import METHODS, OPTIMIZERS, SCHEDULES
+    from iga.core import SAMPLING
+    from iga.models import ARCH_OPTIONS
+    from iga.tasks.image.data import parse_size
+    from iga.train import METHODS, OPTIMIZERS, SCHEDULES
 
     return {
         "arch": {"choices": tuple(ARCH_OPTIONS)},
@@ -92,8 +92,8 @@ _BUILD_ARGS = {
 
 def _check_model_options(options: dict[str, Any], arch: str, method: str) -> None:
     """``--opt`` keys in the user's terms, before anything is built."""
-    from .models import ARCH_OPTIONS, COMMON_OPTIONS
-    from .models.reparam import BN_OPTIONS, FR_OPTIONS
+    from iga.models import ARCH_OPTIONS, COMMON_OPTIONS
+    from iga.models.reparam import BN_OPTIONS, FR_OPTIONS
 
     accepted = {**ARCH_OPTIONS[arch], **COMMON_OPTIONS}
     for key in options:
@@ -133,7 +133,7 @@ def _check_output_file(path: str, flag: str) -> None:
 
 
 def _cmd_fit_image(ns: argparse.Namespace) -> int:
-    from .tasks.image import ImageFitConfig, fit_image
+    from iga.tasks.image.task import ImageFitConfig, fit_image
 
     cfg = configcli.build(ImageFitConfig, ns, path=ns.path)
     _check_model_options(cfg.model.options, cfg.model.arch, cfg.method.method)
@@ -147,7 +147,7 @@ def _cmd_fit_image(ns: argparse.Namespace) -> int:
 
 
 def _cmd_fit_occupancy(ns: argparse.Namespace) -> int:
-    from .tasks.occupancy import OccupancyFitConfig, fit_occupancy
+    from iga.tasks.occupancy.task import OccupancyFitConfig, fit_occupancy
 
     cfg = configcli.build(OccupancyFitConfig(), ns, path=ns.path)
     _check_model_options(cfg.model.options, cfg.model.arch, cfg.method.method)
@@ -162,7 +162,7 @@ def _cmd_fit_occupancy(ns: argparse.Namespace) -> int:
 
 
 def _cmd_fit_nerf(ns: argparse.Namespace) -> int:
-    from .tasks.nerf import NeRFFitConfig, fit_nerf
+    from iga.tasks.nerf.task import NeRFFitConfig, fit_nerf
 
     cfg = configcli.build(NeRFFitConfig(), ns, scene=ns.scene)
     s = fit_nerf(cfg, progress=not ns.quiet, resume=ns.resume)
@@ -177,9 +177,9 @@ def _cmd_fit_nerf(ns: argparse.Namespace) -> int:
 
 
 def _nerf_overrides() -> dict[str, dict[str, Any]]:
-    from .models.nerf import FR_LAYERS
-    from .tasks.nerf import BATCHING, KERNELS
-    from .train import OPTIMIZERS, SCHEDULES
+    from iga.models.nerf import FR_LAYERS
+    from iga.tasks.nerf.task import BATCHING, KERNELS
+    from iga.train import OPTIMIZERS, SCHEDULES
 
     return {
         "method": {
@@ -203,14 +203,14 @@ def _nerf_overrides() -> dict[str, dict[str, Any]]:
 
 
 def _occupancy_overrides() -> dict[str, dict[str, Any]]:
-    from .tasks.occupancy import GROUP_SHAPES
+    from iga.tasks.occupancy.task import GROUP_SHAPES
 
     return {**_image_overrides(), "groups": {"choices": GROUP_SHAPES}}
 
 
 def _cmd_demo(ns: argparse.Namespace) -> int:
-    from .tasks.image import ImageFitConfig, ModelConfig, compare, format_table
-    from .train import MethodConfig, TrainConfig
+    from iga.tasks.image.task import ImageFitConfig, ModelConfig, compare, format_table
+    from iga.train import MethodConfig, TrainConfig
 
     out = Path(ns.out)
     configs = {
@@ -240,7 +240,7 @@ def _cmd_demo(ns: argparse.Namespace) -> int:
 
 
 def _cmd_bench_overhead(ns: argparse.Namespace) -> int:
-    from .bench import OverheadConfig, format_overhead, overhead
+    from iga.overhead import OverheadConfig, format_overhead, overhead
 
     cfg = configcli.build(OverheadConfig, ns)
     if ns.save:
@@ -254,7 +254,7 @@ def _cmd_bench_overhead(ns: argparse.Namespace) -> int:
 
 
 def _cmd_analyze_spectrum(ns: argparse.Namespace) -> int:
-    from .analysis.spectrum import SpectrumOptions, analyze_spectrum
+    from iga.analysis.spectrum import SpectrumOptions, analyze_spectrum
 
     # --run is repeatable and each value may list several directories.
     runs = [r.strip() for value in ns.run for r in value.split(",") if r.strip()]
@@ -293,9 +293,9 @@ def _fit_overrides() -> dict[str, dict[str, Any]]:
     """configcli overrides: TrainConfig's help texts are written for the image task (these
     read right for 1D fits), and the choices and bounds the 1D configs check in
     ``__post_init__``, so that argparse rejects bad values with the flag in the message."""
-    from .core import SAMPLING
-    from .tasks.function1d import ADJUST_METHODS, COORDS, NET_ARCHS
-    from .train import OPTIMIZERS
+    from iga.core import SAMPLING
+    from iga.tasks.function1d.task import ADJUST_METHODS, COORDS, NET_ARCHS
+    from iga.train import OPTIMIZERS
 
     return {
         "lr": {"help": "learning rate of the optimizer"},
@@ -318,12 +318,12 @@ def _fit_overrides() -> dict[str, dict[str, Any]]:
 def _cmd_fit_function(ns: argparse.Namespace) -> int:
     # The instance's values are the defaults: this task's (e.g. Adam lr 5e-5, no decay), not
     # TrainConfig's class defaults.
-    from .tasks.function1d import FunctionFitConfig, fit_function
+    from iga.tasks.function1d.task import FunctionFitConfig, fit_function
 
     cfg = configcli.build(FunctionFitConfig(), ns)
     if cfg.adjust.method in ("entk", "iga"):  # in this task's flags, before anything runs
-        from .tasks.base import check_groups
-        from .train import resolve_device
+        from iga.tasks.base import check_groups
+        from iga.train import resolve_device
 
         iga = cfg.adjust.method == "iga"
         check_groups(
@@ -345,7 +345,7 @@ def _cmd_harness(module: str, name: str, ns: argparse.Namespace) -> int:
     """``iga bench NAME`` / ``iga experiment NAME``: a declared benchmark through the harness."""
     import importlib
 
-    from .harness import RunOptions, execute
+    from iga.harness import RunOptions, execute
 
     mod = importlib.import_module(module)
     ro = configcli.build(RunOptions, ns)
@@ -372,8 +372,8 @@ def _add_benchmarks(sub: Any, group: str) -> None:
     """One subcommand per declared benchmark of ``group`` (see :mod:`iga.benchmarks`)."""
     import importlib
 
-    from .benchmarks import BENCHMARKS
-    from .harness import RunOptions
+    from iga.benchmarks import BENCHMARKS
+    from iga.harness import RunOptions
 
     for module in BENCHMARKS[group]:
         mod = importlib.import_module(module)
@@ -387,15 +387,15 @@ def _add_benchmarks(sub: Any, group: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .analysis.bands import BandsOptions
-    from .analysis.regions import RegionsOptions
-    from .analysis.spectrum import SpectrumOptions
-    from .analysis.training import TrainingOptions
-    from .bench import OverheadConfig
-    from .tasks.function1d import FunctionFitConfig
-    from .tasks.image import ImageFitConfig
-    from .tasks.nerf import NeRFFitConfig
-    from .tasks.occupancy import OccupancyFitConfig
+    from iga.analysis.bands import BandsOptions
+    from iga.analysis.regions import RegionsOptions
+    from iga.analysis.spectrum import SpectrumOptions
+    from iga.analysis.training import TrainingOptions
+    from iga.overhead import OverheadConfig
+    from iga.tasks.function1d.task import FunctionFitConfig
+    from iga.tasks.image.task import ImageFitConfig
+    from iga.tasks.nerf.task import NeRFFitConfig
+    from iga.tasks.occupancy.task import OccupancyFitConfig
 
     p = _Parser(
         prog="iga", description="Inductive Gradient Adjustment for implicit neural representations"
@@ -555,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     bad input found later: 1); ``IGA_DEBUG=1`` re-raises instead, for the full traceback.
     """
     try:  # Ctrl-C while the modules load (torch: a second or more) is an interrupt too
-        from .tasks.base import TrainingDiverged, TrainingInterrupted
+        from iga.tasks.base import TrainingDiverged, TrainingInterrupted
 
         args = _parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a bad option (2, message already printed)

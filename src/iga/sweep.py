@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from .io import run_state, write_json
+from iga.io import run_state, write_json
 
 __all__ = [
     "EXECUTORS",

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import IGA
-from .core.spectrum import SOLVERS, NonFiniteKernel
-from .optim import (
+from iga.core import IGA
+from iga.core.spectrum import SOLVERS, NonFiniteKernel
+from iga.optim import (
     ESGD,
     OPTIMIZERS,
     SCHEDULES,

@@ -8,7 +8,7 @@ of archs at initialisation, with and without IGA's S, and of trained checkpoints
 (``iga analyze regions``).
 """
 
-from .bands import (
+from iga.analysis.bands import (
     BandImageTask,
     BandsOptions,
     analyze_bands,
@@ -21,7 +21,7 @@ from .bands import (
     radial_band_errors,
     read_band_curves,
 )
-from .regions import (
+from iga.analysis.regions import (
     RegionCount,
     RegionFunctionTask,
     RegionImageTask,
@@ -31,7 +31,7 @@ from .regions import (
     regions_1d,
     regions_2d,
 )
-from .spectrum import (
+from iga.analysis.spectrum import (
     SAMPLINGS,
     STAT_KEYS,
     SpectrumOptions,
@@ -46,7 +46,7 @@ from .spectrum import (
     spectra_figure,
     spectrum_of_checkpoint,
 )
-from .training import ProbeImageTask, TrainingOptions, analyze_training
+from iga.analysis.training import ProbeImageTask, TrainingOptions, analyze_training
 
 __all__ = [
     "SAMPLINGS",

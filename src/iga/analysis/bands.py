@@ -34,13 +34,13 @@ import torch
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from ..io import read_csv, save_figure, write_json
-from ..models import ARCHS
-from ..tasks.base import Fit, fit
-from ..tasks.image import BUNDLED_IMAGE, ImageFitConfig, ImageTask, ModelConfig
-from ..tasks.image_data import parse_size
-from ..train import METHODS, MethodConfig, TrainConfig
-from .spectrum import analysis_image, image_label
+from iga.io import read_csv, save_figure, write_json
+from iga.models import ARCHS
+from iga.tasks.base import Fit, fit
+from iga.tasks.image.task import BUNDLED_IMAGE, ImageFitConfig, ImageTask, ModelConfig
+from iga.tasks.image.data import parse_size
+from iga.train import METHODS, MethodConfig, TrainConfig
+from iga.analysis.spectrum import analysis_image, image_label
 
 __all__ = [
     "BandImageTask",
@@ -335,7 +335,7 @@ class BandsOptions:
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
     def __post_init__(self) -> None:
-        from ..train import _check_device
+        from iga.train import _check_device
 
         if not str(self.out).strip():
             raise ValueError("--out is empty; name an output directory")

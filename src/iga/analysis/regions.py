@@ -40,10 +40,10 @@ from scipy import ndimage, sparse, stats
 from scipy.sparse.csgraph import connected_components
 from torch import nn
 
-from ..io import atomic_open, read_csv, save_figure, write_json
-from ..models import INR
-from ..tasks.base import Fit, fit
-from ..tasks.function1d import (
+from iga.io import atomic_open, read_csv, save_figure, write_json
+from iga.models import INR
+from iga.tasks.base import Fit, fit
+from iga.tasks.function1d.task import (
     AdjustConfig,
     FunctionFitConfig,
     FunctionTask,
@@ -52,10 +52,10 @@ from ..tasks.function1d import (
     delta_columns,
     make_signal,
 )
-from ..tasks.image import BUNDLED_IMAGE, ImageFitConfig, ImageTask, ModelConfig
-from ..tasks.image_data import image_coords, parse_size
-from ..train import MethodConfig, TrainConfig
-from .spectrum import analysis_image, image_label
+from iga.tasks.image.task import BUNDLED_IMAGE, ImageFitConfig, ImageTask, ModelConfig
+from iga.tasks.image.data import image_coords, parse_size
+from iga.train import MethodConfig, TrainConfig
+from iga.analysis.spectrum import analysis_image, image_label
 
 __all__ = [
     "REGION_ARCHS",
@@ -346,7 +346,7 @@ class RegionsOptions:
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
     def __post_init__(self) -> None:
-        from ..train import _check_device
+        from iga.train import _check_device
 
         if not str(self.out).strip():
             raise ValueError("--out is empty; name an output directory")

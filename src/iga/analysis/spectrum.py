@@ -49,11 +49,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from ..core import Grouping, balance, entk, max_residual_points
-from ..core import groups as groups_mod
-from ..io import save_figure, write_json
-from ..models import ARCHS, BNINR, build
-from ..tasks.image_data import ImageData, parse_size
+from iga.core import Grouping, balance, entk, max_residual_points
+from iga.core import groups as groups_mod
+from iga.io import save_figure, write_json
+from iga.models import ARCHS, BNINR, build
+from iga.tasks.image.data import ImageData, parse_size
 
 __all__ = [
     "SAMPLINGS",
@@ -257,7 +257,7 @@ def arch_spec(text: str) -> tuple[str, dict[str, Any]]:
     Raises:
         ValueError: unknown arch or an empty option.
     """
-    from ..configcli import parse_scalar
+    from iga.configcli import parse_scalar
 
     name, *parts = str(text).strip().split(":")
     if name not in ARCHS:
@@ -423,7 +423,7 @@ def spectrum_of_checkpoint(
         FileNotFoundError: no such run, no config.json, no weights, or the image is missing.
         ValueError: not an image run, or bad ``weights``/``sampling``/``end``.
     """
-    from ..tasks.image import ImageFitConfig, build_model
+    from iga.tasks.image.task import ImageFitConfig, build_model
 
     if weights not in _WEIGHTS:
         raise ValueError(f"weights must be 'best' or 'final'; got {weights!r}")
@@ -646,7 +646,7 @@ class SpectrumOptions:
             raise ValueError(f"--signal must be image or 1d; got {self.signal!r}")
         if self.signal == "1d" and (self.fit_steps or self.runs):
             raise ValueError("--signal 1d analyses archs at initialisation: drop --fit-steps/--run")
-        from ..train import METHODS
+        from iga.train import METHODS
 
         for method in self.fit_methods:
             if method not in METHODS:
@@ -710,7 +710,7 @@ def analyze_spectrum(
         ValueError: ``--end`` not below the number of points, or ``--patch`` larger than the
             image (messages name the flag).
     """
-    from ..tasks.base import check_groups
+    from iga.tasks.base import check_groups
 
     say = log or (lambda _: None)
     out = Path(opts.out)
@@ -835,7 +835,7 @@ def _spectrum_1d(
     """``--signal 1d``: the archs at initialisation on the middle sample of each group of
     ``--patch`` consecutive samples of the 1D task's line (``iga fit function``'s default
     signal: 2048 samples of [-1, 1], one output)."""
-    from ..tasks.function1d import SignalConfig, make_signal
+    from iga.tasks.function1d.task import SignalConfig, make_signal
 
     inputs = make_signal(SignalConfig()).inputs
     idx = torch.arange(opts.patch // 2, inputs.shape[0], opts.patch)
@@ -872,8 +872,8 @@ def _short_fits(
 ) -> dict[str, dict[str, Any]]:
     """``--fit-steps``: each arch spec × method fitted on the image (first seed, the image
     task's default lrs) into ``out/fits/<spec>/<method>``; their best PSNRs."""
-    from ..tasks.image import ImageFitConfig, ModelConfig, fit_image
-    from ..train import MethodConfig, TrainConfig
+    from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image
+    from iga.train import MethodConfig, TrainConfig
 
     fits: dict[str, dict[str, Any]] = {}
     for label in opts.archs:
@@ -911,7 +911,7 @@ def analysis_image(image: PathLike | None, size: str | None, patch: int) -> tupl
     Raises:
         ValueError: ``--patch`` larger than the image (the message names the flag).
     """
-    from ..tasks.image import BUNDLED_IMAGE
+    from iga.tasks.image.task import BUNDLED_IMAGE
 
     path = str(image or BUNDLED_IMAGE)
     data = ImageData.from_file(path, size=parse_size(size) if size else None)
@@ -926,6 +926,6 @@ def analysis_image(image: PathLike | None, size: str | None, patch: int) -> tupl
 def image_label(path: object) -> str:
     """How an image is named in results: the bundled image by name (no machine path in
     committed JSON), any other as given."""
-    from ..tasks.image import BUNDLED_IMAGE
+    from iga.tasks.image.task import BUNDLED_IMAGE
 
     return "bundled:kodim03.png" if str(path) == str(BUNDLED_IMAGE) else str(path)

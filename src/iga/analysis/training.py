@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..io import atomic_open, read_csv, save_figure, write_json
-from ..tasks.base import Fit, fit
-from ..tasks.image import ImageFitConfig
-from .bands import (
+from iga.io import atomic_open, read_csv, save_figure, write_json
+from iga.tasks.base import Fit, fit
+from iga.tasks.image.task import ImageFitConfig
+from iga.analysis.bands import (
     BandImageTask,
     BandsOptions,
     band_edges,
@@ -40,7 +40,7 @@ from .bands import (
     check_bands_fit,
     read_band_curves,
 )
-from .spectrum import analysis_image, image_label, kernel_spectrum, patch_centres
+from iga.analysis.spectrum import analysis_image, image_label, kernel_spectrum, patch_centres
 
 __all__ = [
     "SPECTRUM_COLUMNS",

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, tuple[str, ...]] = {
     "bench": (
-        "iga.benchmarks.image",
-        "iga.benchmarks.rivals",
-        "iga.benchmarks.occupancy",
-        "iga.benchmarks.nerf",
+        "iga.tasks.image.bench",
+        "iga.tasks.image.rivals",
+        "iga.tasks.occupancy.bench",
+        "iga.tasks.nerf.bench",
     ),
-    "experiment": ("iga.benchmarks.function1d",),
+    "experiment": ("iga.tasks.function1d.bench",),
 }
 """Command group (``iga bench``, ``iga experiment``) -> the modules declaring its commands
 (each module's ``HELP`` names them)."""

@@ -3,12 +3,12 @@
 Imports nothing from models or tasks: it works on any ``nn.Module``.
 """
 
-from . import groups
-from .adjust import IGA, adjusted_loss
-from .entk import entk, jacobian, linear_entk_supported
-from .groups import Grouping
-from .sampling import SAMPLING, Sampler, max_residual_points
-from .spectrum import Balanced, balance, balance_matrix, ntk_two_layer_relu
+from iga.core import groups
+from iga.core.adjust import IGA, adjusted_loss
+from iga.core.entk import entk, jacobian, linear_entk_supported
+from iga.core.groups import Grouping
+from iga.core.sampling import SAMPLING, Sampler, max_residual_points
+from iga.core.spectrum import Balanced, balance, balance_matrix, ntk_two_layer_relu
 
 __all__ = [
     "IGA",

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .entk import OutputFn, entk, linear_entk_supported
-from .groups import Grouping
-from .sampling import Sampler
-from .spectrum import SOLVERS, Balanced, TargetFn, balance
+from iga.core.entk import OutputFn, entk, linear_entk_supported
+from iga.core.groups import Grouping
+from iga.core.sampling import Sampler
+from iga.core.spectrum import SOLVERS, Balanced, TargetFn, balance
 
 __all__ = ["IGA", "adjusted_loss"]
 

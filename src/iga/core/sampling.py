@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from .groups import Grouping
+from iga.core.groups import Grouping
 
 __all__ = ["SAMPLING", "Sampler", "max_residual_points"]
 

@@ -38,8 +38,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import torch
 from torch import nn
 
-from ..core import IGA
-from ..io import (
+from iga.core import IGA
+from iga.io import (
     CHECKPOINT_FILE,
     RUN_FILES,
     CSVAppender,
@@ -50,7 +50,7 @@ from ..io import (
     to_jsonable,
     write_json,
 )
-from ..train import (
+from iga.train import (
     BatchFn,
     LossFn,
     MethodConfig,

@@ -27,12 +27,12 @@ from typing import Any
 
 import torch
 
-from .core import IGA, Sampler, adjusted_loss, balance, entk
-from .core import groups as groups_mod
-from .models import build
-from .tasks.base import check_groups
-from .tasks.image_data import ImageData, parse_size
-from .train import resolve_device
+from iga.core import IGA, Sampler, adjusted_loss, balance, entk
+from iga.core import groups as groups_mod
+from iga.models import build
+from iga.tasks.base import check_groups
+from iga.tasks.image.data import ImageData, parse_size
+from iga.train import resolve_device
 
 __all__ = [
     "OverheadConfig",
@@ -86,8 +86,8 @@ class OverheadConfig:
     )
 
     def __post_init__(self) -> None:
-        from .models import ARCHS
-        from .train import _check_device
+        from iga.models import ARCHS
+        from iga.train import _check_device
 
         bad = [a for a in self.arch_list if a not in ARCHS]
         if bad or not self.arch_list:
@@ -127,7 +127,7 @@ def parse_variant(text: str) -> dict[str, Any]:
     """``"subspace/e2/i3"`` -> ``{"solver": "subspace", "every": 2, "iters": 3}``
     (:class:`iga.IGA` kwargs; ``eK``: refresh S every K steps, ``iK``: K subspace
     iterations)."""
-    from .core.spectrum import SOLVERS
+    from iga.core.spectrum import SOLVERS
 
     solver, *parts = text.split("/")
     given: dict[str, int] = {}
@@ -301,7 +301,7 @@ def background_load(threads: int) -> Iterator[None]:
 
 def overhead(cfg: OverheadConfig, progress: Callable[[str], None] | None = None) -> dict:
     """Time vanilla and IGA steps for each arch; returns ``{arch: {...}}``."""
-    from .tasks.image import BUNDLED_IMAGE
+    from iga.tasks.image.task import BUNDLED_IMAGE
 
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -350,7 +350,7 @@ def memory_child(spec: str) -> None:
     a = json.loads(spec)
     if a["threads"]:
         torch.set_num_threads(a["threads"])
-    from .tasks.image import BUNDLED_IMAGE
+    from iga.tasks.image.task import BUNDLED_IMAGE
 
     data = ImageData.from_file(a["path"] or BUNDLED_IMAGE, size=parse_size(a["size"]))
     x, y = data.coords, data.target
@@ -393,7 +393,7 @@ def peak_memory(cfg: OverheadConfig, arch: str, variant: str) -> int:
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     done = subprocess.run(
-        [sys.executable, "-c", f"from iga.bench import memory_child; memory_child({spec!r})"],
+        [sys.executable, "-c", f"from iga.overhead import memory_child; memory_child({spec!r})"],
         env=env,
         capture_output=True,
         text=True,

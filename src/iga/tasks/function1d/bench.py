@@ -1,6 +1,6 @@
 """``iga experiment function1d-exp1|exp2``: the paper's 1D experiments (Sec. 5), declared.
 
-Each experiment is a *plan*: named 1D fits (:class:`~iga.tasks.function1d.FunctionFitConfig`)
+Each experiment is a *plan*: named 1D fits (:class:`~iga.tasks.function1d.task.FunctionFitConfig`)
 with legend labels and figure panels; the tier (``cpu`` or ``paper``) decides the plan. On
 :mod:`iga.harness` a plan is one axis, ``run``, over its names; the reports keep the
 experiment's own layout (``table.md``/``table.csv`` per run, MSE curves, Δ_k heatmaps and the
@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ..harness import Bench, Context, Metric, Report, RunOptions
-from ..io import config_key, read_csv, to_jsonable
-from ..sweep import RunSpec
-from ..tasks.base import TrainingDiverged
-from ..tasks.function1d import (
+from iga.harness import Bench, Context, Metric, Report, RunOptions
+from iga.io import config_key, read_csv, to_jsonable
+from iga.sweep import RunSpec
+from iga.tasks.base import TrainingDiverged
+from iga.tasks.function1d.task import (
     AdjustConfig,
     FunctionFitConfig,
     NetConfig,
@@ -33,7 +33,7 @@ from ..tasks.function1d import (
     fit_function,
     mse_curves,
 )
-from ..train import TrainConfig
+from iga.train import TrainConfig
 
 TIERS = ("cpu", "paper")
 
@@ -540,7 +540,7 @@ def _focus_plot(
 ) -> None:
     from matplotlib.figure import Figure
 
-    from ..io import save_figure
+    from iga.io import save_figure
 
     names = [n for n in plan.panels[panel] if n in curves]
     fig = Figure(figsize=(4.5 * len(bins), 3.4), dpi=110, layout="constrained")

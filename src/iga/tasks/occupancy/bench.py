@@ -3,7 +3,7 @@
 Meshes × archs × methods (vanilla, FR, BN, IGA) × seeds, one :func:`fit_occupancy` run each,
 through :mod:`iga.harness`. The paper's learning rates and ``end`` per arch (App. E); the
 extra seeds go to vanilla and IGA only (the claim under test). Tiers are
-:class:`~iga.tasks.occupancy.OccupancyFitConfig` instances, the only source of their defaults.
+:class:`~iga.tasks.occupancy.task.OccupancyFitConfig` instances, the only source of their defaults.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..harness import Bench, Context, Metric, Reference, Report, RunOptions, cell_path
-from ..io import to_jsonable
-from ..models import ARCHS
-from ..sweep import RunSpec
-from ..tasks.image import ModelConfig
-from ..tasks.occupancy import OccupancyFitConfig, default_lr, run_key
-from ..train import METHODS, MethodConfig, TrainConfig
-from . import _options
-from ._worker import fit_run
-from .paper import TABLE9_IOU
+from iga.harness import Bench, Context, Metric, Reference, Report, RunOptions, cell_path
+from iga.io import to_jsonable
+from iga.models import ARCHS
+from iga.sweep import RunSpec
+from iga.tasks.image.task import ModelConfig
+from iga.tasks.occupancy.task import OccupancyFitConfig, default_lr, run_key
+from iga.train import METHODS, MethodConfig, TrainConfig
+from iga.harness import options as _options
+from iga.harness.worker import fit_run
+from iga.paper import TABLE9_IOU
 
 TIERS: dict[str, OccupancyFitConfig] = {
     # Chosen by measurement (docs/occupancy.md): 128³ grid, width 64, the paper's runs scaled
@@ -91,7 +91,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
 
 def run_occupancy(config: dict[str, Any]) -> dict[str, Any]:
     """Sweep worker: one fit from ``make_run``'s config (Ray-importable)."""
-    from ..tasks.occupancy import fit_occupancy
+    from iga.tasks.occupancy.task import fit_occupancy
 
     return fit_run(config, OccupancyFitConfig.from_dict, fit_occupancy)
 
@@ -102,9 +102,9 @@ def figures(report: Report, out: Path) -> None:
     import numpy as np
     import trimesh
 
-    from .. import plots3d
-    from ..tasks.mesh_data import load_mesh, normalize
-    from ..tasks.occupancy import upright
+    from iga.figures import plots3d
+    from iga.tasks.occupancy.mesh import load_mesh, normalize
+    from iga.tasks.occupancy.task import upright
 
     p = report.plan
     up = p.context.config.up
@@ -283,9 +283,9 @@ def _shapes(text: str, data: Path) -> dict[str, Path]:
 def _check_before_running(cfg: OccupancyFitConfig, files: dict[str, Path], sampling: str) -> None:
     """What every run would fail on, found once before any starts (one line each): the groups
     a step draws against the grid's, the sampling rule, each mesh file."""
-    from ..core.sampling import SAMPLING
-    from ..tasks.mesh_data import load_mesh
-    from ..tasks.occupancy import make_groups
+    from iga.core.sampling import SAMPLING
+    from iga.tasks.occupancy.mesh import load_mesh
+    from iga.tasks.occupancy.task import make_groups
 
     n_groups = int(make_groups(cfg).shape[0])
     if cfg.batch_groups > n_groups:

@@ -9,7 +9,7 @@ back faces are culled, the rest are flat-shaded (ambient plus Lambert from a fix
 painted far to near (painter's algorithm). All numpy work is vectorised, so a 200k-face mesh
 takes about a second.
 
-Like :mod:`iga.plots`, figures are ``matplotlib.figure.Figure`` objects, never ``pyplot``:
+Like :mod:`iga.figures.plots`, figures are ``matplotlib.figure.Figure`` objects, never ``pyplot``:
 importing this module does not change the process-wide backend, and saving goes through
 :func:`iga.io.save_figure` (atomic, figure closed afterwards), which returns the path.
 

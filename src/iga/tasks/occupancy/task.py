@@ -1,7 +1,7 @@
 """Fitting a shape's occupancy field (x, y, z) -> inside with an INR (paper Sec. 6.2, App. E).
 
 The user's mesh becomes an occupancy grid of R³ points in [-1, 1]³
-(:mod:`iga.tasks.mesh_data`: normalisation, winding-number inside test, cache). Training is
+(:mod:`iga.tasks.occupancy.mesh`: normalisation, winding-number inside test, cache). Training is
 mini-batched as in the paper: the grid is split into groups (the paper's runs of consecutive
 points in flattened order, or compact 3D blocks), each step draws ``batch_groups`` groups
 (every group once per epoch, in a new order each epoch), the loss is the L2 error of the
@@ -37,15 +37,16 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .. import metrics, plots
-from ..core import groups as groups_mod
-from ..io import config_key, save_torch, to_jsonable
-from ..models import build
-from ..optim import recipe_lr
-from ..train import MethodConfig, TrainConfig, TrainResult
-from .base import Fit, check_ints, config_from_dict, fit
-from .image import ModelConfig
-from .mesh_data import OccupancyGrid, inside, occupancy_grid
+from iga import metrics
+from iga.figures import plots
+from iga.core import groups as groups_mod
+from iga.io import config_key, save_torch, to_jsonable
+from iga.models import build
+from iga.optim import recipe_lr
+from iga.train import MethodConfig, TrainConfig, TrainResult
+from iga.tasks.base import Fit, check_ints, config_from_dict, fit
+from iga.tasks.image.task import ModelConfig
+from iga.tasks.occupancy.mesh import OccupancyGrid, inside, occupancy_grid
 
 __all__ = [
     "GROUP_SHAPES",
@@ -211,7 +212,7 @@ def build_model(cfg: OccupancyFitConfig) -> torch.nn.Module:
 
 def flat_coords(index: torch.Tensor, resolution: int) -> torch.Tensor:
     """Coordinates [M, 3] of flat grid indices ``i·R² + j·R + k`` -> (lin[i], lin[j], lin[k]),
-    ``lin = linspace(-1, 1, R)`` (the layout of :func:`iga.tasks.mesh_data.grid_points`)."""
+    ``lin = linspace(-1, 1, R)`` (the layout of :func:`iga.tasks.occupancy.mesh.grid_points`)."""
     r = resolution
     ijk = torch.stack((index // (r * r), (index // r) % r, index % r), dim=1)
     return ijk.to(torch.float32) * (2.0 / (r - 1)) - 1.0
@@ -351,7 +352,7 @@ class OccupancyTask:
     def evaluate(
         self, cfg: OccupancyFitConfig, fit: Fit, result: TrainResult, out: Path
     ) -> dict[str, Any]:
-        from .. import plots3d
+        from iga.figures import plots3d
 
         model, grid, r = fit.model, self.grid, cfg.resolution
         device = self.target.device

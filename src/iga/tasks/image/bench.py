@@ -3,7 +3,7 @@
 Kodak images × archs × methods (vanilla, FR, BN, IGA) × seeds, one :func:`fit_image` run
 each, through :mod:`iga.harness`. Protocols: ``paper`` (the paper's lrs) and ``fair`` (each
 arch × method gets the best of :data:`FAIR_LRS` on the first image and seed). Tiers are
-:class:`~iga.tasks.image.ImageFitConfig` instances, the only source of their defaults.
+:class:`~iga.tasks.image.task.ImageFitConfig` instances, the only source of their defaults.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..harness import (
+from iga.harness import (
     Bench,
     Context,
     Metric,
@@ -24,14 +24,14 @@ from ..harness import (
     Selection,
     cell_path,
 )
-from ..io import to_jsonable
-from ..models import ARCHS, FR_ALPHA
-from ..sweep import EXECUTORS, RunSpec
-from ..tasks.image import ImageFitConfig, ModelConfig, default_lr, run_key
-from ..train import METHODS, MethodConfig, TrainConfig
-from . import _options
-from ._worker import fit_run
-from .paper import TABLE4_PSNR, TABLE6_PSNR, table6_by_image
+from iga.io import to_jsonable
+from iga.models import ARCHS, FR_ALPHA
+from iga.sweep import EXECUTORS, RunSpec
+from iga.tasks.image.task import ImageFitConfig, ModelConfig, default_lr, run_key
+from iga.train import METHODS, MethodConfig, TrainConfig
+from iga.harness import options as _options
+from iga.harness.worker import fit_run
+from iga.paper import TABLE4_PSNR, TABLE6_PSNR, table6_by_image
 
 TIERS: dict[str, ImageFitConfig] = {
     # Kodak downscaled 4x, width 64: the paper's pixel-to-parameter ratio at CPU scale; 8x8
@@ -158,15 +158,15 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
 def run_image(config: dict[str, Any]) -> dict[str, Any]:
     """Sweep worker: one fit from ``make_run``'s config (Ray-importable); checkpoints are
     deleted unless ``keep_checkpoints`` (FR's are megabytes and the tables need none)."""
-    from ..tasks.image import fit_image
+    from iga.tasks.image.task import fit_image
 
     return fit_run(config, ImageFitConfig.from_dict, fit_image)
 
 
 def figures(report: Report, out: Path) -> None:
     """``gains.png`` and one Figure-4-like PNG per (image, arch) with every method (first seed)."""
-    from .. import plots
-    from ..tasks.image_data import ImageData, parse_size
+    from iga.figures import plots
+    from iga.tasks.image.data import ImageData, parse_size
 
     p = report.plan
     gains: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
@@ -380,7 +380,7 @@ def tier_config(tier: str) -> tuple[str, ImageFitConfig]:
     elif Path(tier).is_file():
         t = _options.tier_file(tier, TIER_FILE_KEYS)
         if "size" in t:
-            from ..tasks.image_data import parse_size
+            from iga.tasks.image.data import parse_size
 
             try:
                 parse_size(t["size"])

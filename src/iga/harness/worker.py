@@ -23,7 +23,7 @@ def fit_run(
     """
     import torch
 
-    from ..tasks.base import TrainingDiverged
+    from iga.tasks.base import TrainingDiverged
 
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))

@@ -37,13 +37,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from ..core import IGA, Balanced, Grouping, adjusted_loss, balance, ntk_two_layer_relu
-from ..core import groups as groups_mod
-from ..io import CSVAppender, save_figure
-from ..models import ARCH_OPTIONS, build
-from ..train import TrainConfig, TrainResult, build_iga
-from .base import Fit, fit
-from .base import config_from_dict as _config_from_dict
+from iga.core import IGA, Balanced, Grouping, adjusted_loss, balance, ntk_two_layer_relu
+from iga.core import groups as groups_mod
+from iga.io import CSVAppender, save_figure
+from iga.models import ARCH_OPTIONS, build
+from iga.train import TrainConfig, TrainResult, build_iga
+from iga.tasks.base import Fit, fit
+from iga.tasks.base import config_from_dict as _config_from_dict
 
 __all__ = [
     "ADJUST_METHODS",

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write_text, run_state, to_jsonable, write_json
-from .sweep import FAILURE_FILE, Executor, RunSpec, SweepReport, collect, run_sweep
+from iga.io import atomic_write_text, run_state, to_jsonable, write_json
+from iga.sweep import FAILURE_FILE, Executor, RunSpec, SweepReport, collect, run_sweep
 
 __all__ = [
     "TIMING_KEYS",
@@ -1188,7 +1188,7 @@ class RunOptions:
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
     def __post_init__(self) -> None:
-        from .sweep import EXECUTORS
+        from iga.sweep import EXECUTORS
 
         if self.executor not in EXECUTORS:
             raise ValueError(
@@ -1215,7 +1215,7 @@ def execute(setup: Mapping[str, Any], ro: RunOptions, log: Callable[[str], None]
     ``tier``, ``tier_config``, ``axes``, ``where``, ``options``) and its default ``report``
     folder name.
     """
-    from .sweep import make_executor
+    from iga.sweep import make_executor
 
     b: Bench = setup["bench"]
     out = ro.out or f"benchmarks/results/{b.name}"

@@ -15,14 +15,15 @@ from typing import Any, ClassVar
 
 import torch
 
-from .. import metrics, plots
-from ..core import groups as groups_mod
-from ..io import config_key, read_csv, save_png, save_torch, to_jsonable
-from ..models import ARCH_OPTIONS, build, fresh
-from ..optim import recipe_lr
-from ..train import MethodConfig, TrainConfig, TrainResult
-from .base import Fit, TrainingDiverged, TrainingInterrupted, config_from_dict, fit
-from .image_data import ImageData, parse_size
+from iga import metrics
+from iga.figures import plots
+from iga.core import groups as groups_mod
+from iga.io import config_key, read_csv, save_png, save_torch, to_jsonable
+from iga.models import ARCH_OPTIONS, build, fresh
+from iga.optim import recipe_lr
+from iga.train import MethodConfig, TrainConfig, TrainResult
+from iga.tasks.base import Fit, TrainingDiverged, TrainingInterrupted, config_from_dict, fit
+from iga.tasks.image.data import ImageData, parse_size
 
 __all__ = [
     "BUNDLED_IMAGE",

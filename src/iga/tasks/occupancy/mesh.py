@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..io import atomic_open
-from ..io import physical_memory as _physical_memory_bytes
+from iga.io import atomic_open
+from iga.io import physical_memory as _physical_memory_bytes
 
 if TYPE_CHECKING:  # trimesh (~0.6 s) and igl are imported where used: keeps `import iga` fast
     import trimesh

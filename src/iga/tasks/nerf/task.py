@@ -2,7 +2,7 @@
 Sec. 6.3, App. F, Table 3).
 
 The model is the original NeRF (:class:`iga.models.nerf.NeRFField`, coarse and fine networks)
-and the renderer :mod:`iga.tasks.nerf_render` (nerf-pytorch's conventions). Each training step
+and the renderer :mod:`iga.models.render` (nerf-pytorch's conventions). Each training step
 draws ``batch_rays`` rays (by default from one random training view, as nerf-pytorch does for
 Blender scenes), renders them with the coarse network (stratified samples) and the fine one
 (the stratified plus ``n_fine`` inverse-CDF samples), and minimises the MSE of both renders.
@@ -48,15 +48,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import metrics, plots
-from ..core import IGA
-from ..io import config_key, save_gif, save_png, save_torch, to_jsonable
-from ..models.nerf import NeRFConfig, NeRFField, check_method
-from ..optim import recipe_lr
-from ..train import MethodConfig, TrainConfig, TrainResult
-from .base import Fit, check_ints, config_from_dict, fit
-from .nerf_data import BlenderScene, load_blender
-from .nerf_render import camera_rays, composite, render_weights, sample_pdf, stratified_depths
+from iga import metrics
+from iga.figures import plots
+from iga.core import IGA
+from iga.io import config_key, save_gif, save_png, save_torch, to_jsonable
+from iga.models.nerf import NeRFConfig, NeRFField, check_method
+from iga.optim import recipe_lr
+from iga.train import MethodConfig, TrainConfig, TrainResult
+from iga.tasks.base import Fit, check_ints, config_from_dict, fit
+from iga.tasks.nerf.data import BlenderScene, load_blender
+from iga.models.render import camera_rays, composite, render_weights, sample_pdf, stratified_depths
 
 __all__ = [
     "BATCHING",

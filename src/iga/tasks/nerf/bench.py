@@ -1,13 +1,13 @@
 """``iga bench nerf``: the IGA paper's NeRF table (Table 3, per scene Table 10), declared.
 
-Scenes × methods × seeds, one :func:`~iga.tasks.nerf.fit_nerf` run each, through
+Scenes × methods × seeds, one :func:`~iga.tasks.nerf.task.fit_nerf` run each, through
 :mod:`iga.harness`. Methods: ``vanilla`` (NeRF), ``fr`` and ``bn`` (the paper's baselines,
 both networks reparameterised; :mod:`iga.models.nerf`), ``iga`` (IGA on the fine network with the
 paper's representative-sample kernel), ``iga-authors`` (that kernel as the authors' code
 computes it) and ``iga-ray`` (the exact per-ray kernel of the rendered colour). The paper's
 gain is 0.2–0.3 dB, so every method runs with several seeds (default 0, 1) and the tables
 give the spread over seeds. Tiers are
-:class:`~iga.tasks.nerf.NeRFFitConfig` instances, the only source of their defaults.
+:class:`~iga.tasks.nerf.task.NeRFFitConfig` instances, the only source of their defaults.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..harness import Bench, Context, Metric, Reference, Report, RunOptions, cell_path
-from ..io import to_jsonable
-from ..models.nerf import NeRFConfig
-from ..sweep import RunSpec
-from ..tasks.nerf import NeRFFitConfig, RenderConfig, run_key
-from ..train import TrainConfig
-from . import _options
-from ._worker import fit_run
-from .paper import TABLE3
+from iga.harness import Bench, Context, Metric, Reference, Report, RunOptions, cell_path
+from iga.io import to_jsonable
+from iga.models.nerf import NeRFConfig
+from iga.sweep import RunSpec
+from iga.tasks.nerf.task import NeRFFitConfig, RenderConfig, run_key
+from iga.train import TrainConfig
+from iga.harness import options as _options
+from iga.harness.worker import fit_run
+from iga.paper import TABLE3
 
 TIERS: dict[str, NeRFFitConfig] = {
     # The cpu tier: NeRFFitConfig's defaults (docs/nerf.md says how they were chosen).
@@ -90,7 +90,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
 
 def run_nerf(config: dict[str, Any]) -> dict[str, Any]:
     """Sweep worker: one fit from ``make_run``'s config (Ray-importable)."""
-    from ..tasks.nerf import fit_nerf
+    from iga.tasks.nerf.task import fit_nerf
 
     return fit_run(config, NeRFFitConfig.from_dict, fit_nerf)
 
@@ -102,8 +102,8 @@ def figures(report: Report, out: Path) -> None:
     import numpy as np
     from PIL import Image
 
-    from ..plots import zoomed_comparison
-    from ..tasks.nerf_data import load_blender
+    from iga.figures.plots import zoomed_comparison
+    from iga.tasks.nerf.data import load_blender
 
     p = report.plan
     seed0 = p.axes["seed"][0]
@@ -141,8 +141,8 @@ def _validation_curves(
 ) -> dict[str, tuple[list[int], list[float]]]:
     """Plot and return the validation PSNR curves of ``scene``'s finished runs
     (label -> (steps, PSNR)); runs without a ``metrics.csv`` are left out."""
-    from ..io import read_csv
-    from ..plots import psnr_curves
+    from iga.io import read_csv
+    from iga.figures.plots import psnr_curves
 
     p = report.plan
     methods, seeds = list(p.axes["method"]), list(p.axes["seed"])

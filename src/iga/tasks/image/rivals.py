@@ -32,15 +32,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..harness import Bench, Context, Metric, Report, RunOptions, Selection, cell_path
-from ..io import to_jsonable
-from ..models import ARCHS
-from ..models.fresh import FRESH_PARAMS
-from ..sweep import RunSpec
-from ..tasks.image import ImageFitConfig, run_key
-from ..train import MethodConfig
-from . import _options
-from .image import END, KODAK, TIERS, _describe, _image_size, _images, run_image, tier_config
+from iga.harness import Bench, Context, Metric, Report, RunOptions, Selection, cell_path
+from iga.io import to_jsonable
+from iga.models import ARCHS
+from iga.models.fresh import FRESH_PARAMS
+from iga.sweep import RunSpec
+from iga.tasks.image.task import ImageFitConfig, run_key
+from iga.train import MethodConfig
+from iga.harness import options as _options
+from iga.tasks.image.bench import END, KODAK, TIERS, _describe, _image_size, _images, run_image, tier_config
 
 FRESH_ARCHS = tuple(a for a in ("relu", "pe", "siren") if a in FRESH_PARAMS)
 
@@ -194,7 +194,7 @@ CURVE_EVERY = 10
 def _curves(report: Report, out: Path) -> dict[tuple[str, str, str], list[tuple[int, float]]]:
     """Best-so-far PSNR against step of every main run of the first seed, thinned; read from
     each run's ``metrics.csv`` when present, else from ``out/curves.csv``."""
-    from ..io import read_csv
+    from iga.io import read_csv
 
     seed0 = report.plan.axes["seed"][0]
     kept = out / "curves.csv"
@@ -234,7 +234,7 @@ def _curves(report: Report, out: Path) -> dict[tuple[str, str, str], list[tuple[
 def figures(report: Report, out: Path) -> None:
     """``figures/<image>_<arch>_psnr.png``: best-so-far PSNR against step, one line per method
     (the first seed, each method at its chosen lr)."""
-    from .. import plots
+    from iga.figures import plots
 
     curves = _curves(report, out)
     for image in report.plan.axes["image"]:

@@ -1,0 +1,1 @@
+"""Figures (matplotlib, Agg backend): image comparisons and curves (plots), meshes (plots3d)."""
