@@ -20,8 +20,8 @@ from iga.analysis.training import (
 from iga.cli import main
 from iga.core import balance
 from iga.tasks.base import fit
-from iga.tasks.image.task import ImageFitConfig, ModelConfig, build_model
 from iga.tasks.image.data import ImageData
+from iga.tasks.image.task import ImageFitConfig, ModelConfig, build_model
 from iga.train import MethodConfig, TrainConfig
 
 

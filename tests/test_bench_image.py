@@ -236,8 +236,8 @@ def test_the_sweep_resumes_an_interrupted_run_from_its_checkpoint(
 ) -> None:
     import signal
 
-    from iga.tasks.image.bench import run_image
     from iga.tasks.base import TrainingInterrupted, fit
+    from iga.tasks.image.bench import run_image
     from iga.tasks.image.task import ImageTask
 
     s = _setup(kodak, images="1", methods="iga", steps=12)

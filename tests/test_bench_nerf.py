@@ -11,8 +11,8 @@ import pytest
 from _nerf_scene import write_scene
 
 from iga import harness
-from iga.tasks.nerf import bench as bench_nerf
 from iga.models.nerf import NeRFConfig
+from iga.tasks.nerf import bench as bench_nerf
 from iga.tasks.nerf.task import RenderConfig
 
 

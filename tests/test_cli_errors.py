@@ -394,11 +394,11 @@ def test_fit_threads_sets_torch_threads(env: dict[str, Path]) -> None:
 
 
 def test_ctrl_c_while_loading_is_one_line(monkeypatch, capsys) -> None:
-    import iga.cli
+    import sys
 
     def interrupted() -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(iga.cli, "_parser", interrupted)
+    monkeypatch.setattr(sys.modules["iga.cli.main"], "_parser", interrupted)
     assert main(["fit", "image"]) == 130
     assert capsys.readouterr().err == "iga: interrupted\n"

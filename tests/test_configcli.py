@@ -1,4 +1,4 @@
-"""iga.configcli: dataclass configs <-> argparse options, and the real parsers built with it."""
+"""iga.cli.configcli: dataclass configs <-> argparse options, and the real parsers built with it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any, Literal
 
 import pytest
 
-from iga import configcli
-from iga.cli import main
+from iga.cli import configcli, main
 
 
 @dataclass

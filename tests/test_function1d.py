@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import iga
+from iga.cli.main import _parser, main
 from iga.tasks.function1d.bench import EXPERIMENTS, load_plan, plan_to_dict
-from iga.cli import _parser, main
 from iga.tasks.function1d.task import (
     AdjustConfig,
     FunctionFitConfig,

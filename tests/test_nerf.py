@@ -16,7 +16,15 @@ from PIL import Image
 import iga
 from iga.io import config_key, to_jsonable
 from iga.models.nerf import FrequencyEncoding, NeRFConfig, NeRFField
+from iga.models.render import (
+    camera_rays,
+    composite,
+    render_weights,
+    sample_pdf,
+    stratified_depths,
+)
 from iga.models.reparam import FRLinear, fourier_bases
+from iga.tasks.nerf.data import load_blender
 from iga.tasks.nerf.task import (
     NeRF,
     NeRFAdjuster,
@@ -29,14 +37,6 @@ from iga.tasks.nerf.task import (
     probe_rows,
     redraw_dead,
     run_key,
-)
-from iga.tasks.nerf.data import load_blender
-from iga.models.render import (
-    camera_rays,
-    composite,
-    render_weights,
-    sample_pdf,
-    stratified_depths,
 )
 from iga.train import MethodConfig, TrainConfig
 

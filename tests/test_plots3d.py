@@ -1,4 +1,4 @@
-"""iga.figures.plots3d: projection, shaded mesh renders, error slices, crops and comparison figures."""
+"""iga.figures.plots3d: projection, shaded mesh renders, error slices, crops, comparisons."""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ import torch
 
 import iga
 from iga.cli import main
-from iga.tasks.image.task import BUNDLED_IMAGE
 from iga.tasks.image.data import ImageData, image_coords
+from iga.tasks.image.task import BUNDLED_IMAGE
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 STEPS = 60

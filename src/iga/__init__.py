@@ -26,9 +26,18 @@ from iga.core import (
     max_residual_points,
     ntk_two_layer_relu,
 )
-from iga.tasks.image.data import image_points
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # image_points is the image task's helper: loaded on first use, so importing iga loads no task.
+    if name == "image_points":
+        from iga.tasks.image.data import image_points
+
+        return image_points
+    raise AttributeError(f"module 'iga' has no attribute {name!r}")
+
 
 __all__ = [
     "IGA",

@@ -29,9 +29,6 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from iga.io import atomic_open, read_csv, save_figure, write_json
-from iga.tasks.base import Fit, fit
-from iga.tasks.image.task import ImageFitConfig
 from iga.analysis.bands import (
     BandImageTask,
     BandsOptions,
@@ -40,7 +37,12 @@ from iga.analysis.bands import (
     check_bands_fit,
     read_band_curves,
 )
-from iga.analysis.spectrum import analysis_image, image_label, kernel_spectrum, patch_centres
+from iga.analysis.inputs import analysis_image, image_label
+from iga.analysis.spectrum_kernel import kernel_spectrum
+from iga.analysis.spectrum_points import patch_centres
+from iga.io import atomic_open, read_csv, save_figure, write_json
+from iga.tasks.base import Fit, fit
+from iga.tasks.image.task import ImageFitConfig
 
 __all__ = [
     "SPECTRUM_COLUMNS",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from iga.models.factory import ArchSpec, build, check_options, register_arch
 from iga.models.inr import (
     ARCH_OPTIONS,
     ARCHS,
@@ -10,7 +11,6 @@ from iga.models.inr import (
     HADAMARD,
     INR,
     OPTION_HELP,
-    build,
     count_parameters,
 )
 from iga.models.layers import (
@@ -35,6 +35,9 @@ from iga.models.reparam import (
 )
 
 __all__ = [
+    "ArchSpec",
+    "check_options",
+    "register_arch",
     "ARCHS",
     "ARCH_OPTIONS",
     "BN_OPTIONS",

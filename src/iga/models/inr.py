@@ -1,4 +1,5 @@
-"""The INR model zoo behind a single factory, :func:`build`.
+"""The INR zoo's model class and its built-in architectures (the factory, :func:`iga.models.build`,
+is in :mod:`iga.models.factory`).
 
 Structural contract (relied on by the fast eNTK path, so :class:`INR` enforces it):
 
@@ -35,34 +36,37 @@ from iga.models.layers import (
 )
 
 if TYPE_CHECKING:  # reparam imports this module; the types are for annotations only
-    from iga.models.reparam import BNINR, FRINR
+    pass
 
 __all__ = [
     "ARCHS",
+    "ARCH_BUILDERS",
     "ARCH_OPTIONS",
     "COMMON_OPTIONS",
     "HADAMARD",
     "OPTION_HELP",
     "INR",
-    "build",
     "count_parameters",
 ]
 
 ARCHS: tuple[str, ...] = ("relu", "pe", "siren", "finer", "wire", "gauss")
 
 # Read-only views so a CLI that lists defaults cannot accidentally change what build() uses.
-ARCH_OPTIONS: Mapping[str, Mapping[str, object]] = MappingProxyType(
-    {
-        "relu": MappingProxyType({}),
-        "pe": MappingProxyType({"pe_levels": 6}),
-        "siren": MappingProxyType({"omega0": 30.0, "first_omega0": None}),
-        "finer": MappingProxyType({"omega0": 30.0, "first_omega0": None, "first_bias_scale": 1.0}),
-        "wire": MappingProxyType({"omega0": 20.0, "scale0": 10.0}),
-        "gauss": MappingProxyType({"scale": 10.0}),
-    }
-)
-"""For each arch, the extra keyword options :func:`build` accepts and their defaults (besides
-:data:`COMMON_OPTIONS`)."""
+_ARCH_OPTIONS: dict[str, Mapping[str, object]] = {
+    "relu": MappingProxyType({}),
+    "pe": MappingProxyType({"pe_levels": 6}),
+    "siren": MappingProxyType({"omega0": 30.0, "first_omega0": None}),
+    "finer": MappingProxyType({"omega0": 30.0, "first_omega0": None, "first_bias_scale": 1.0}),
+    "wire": MappingProxyType({"omega0": 20.0, "scale0": 10.0}),
+    "gauss": MappingProxyType({"scale": 10.0}),
+}
+ARCH_OPTIONS: Mapping[str, Mapping[str, object]] = MappingProxyType(_ARCH_OPTIONS)
+"""For each arch (the built-in :data:`ARCHS` and those added by
+:func:`iga.models.register_arch`), the extra keyword options :func:`iga.models.build` accepts
+and their defaults (besides :data:`COMMON_OPTIONS`)."""
+ARCH_BUILDERS: dict[str, Callable[[int, int, int, int, dict[str, Any]], INR]] = {}
+"""Constructors of the archs added by :func:`iga.models.register_arch`:
+``(in_features, out_features, hidden_features, hidden_layers, options) -> INR``."""
 
 HADAMARD: tuple[str, ...] = ("none", "first", "all")
 """Which hidden layers the ``hadamard`` option modulates."""
@@ -347,8 +351,12 @@ def _construct(
     elif arch == "gauss":
         s = opts["scale"]
         net = _mlp(net_in, out_features, hidden_features, hidden_layers, lambda i: Gaussian(s))
-    else:  # pragma: no cover - guarded by build()
-        raise AssertionError(arch)
+    else:  # an arch added by iga.models.register_arch
+        model = ARCH_BUILDERS[arch](in_features, out_features, hidden_features, hidden_layers, opts)
+        if not isinstance(model, INR):
+            raise TypeError(f"arch {arch!r} built a {type(model).__name__}; it must build an INR")
+        net = model.net
+        encoding = model.encoding
     scale = float(opts.get("weight_scale", 1.0))
     if scale != 1.0:
         # Weight scaling: the weights of every linear layer but the output layer, times a
@@ -357,85 +365,3 @@ def _construct(
             for lin in [m for m in net if isinstance(m, nn.Linear)][:-1]:
                 lin.weight.mul_(scale)
     return INR(net, encoding, arch=arch, options=opts)
-
-
-def build(
-    name: str,
-    in_features: int,
-    out_features: int,
-    hidden_features: int = 256,
-    hidden_layers: int = 3,
-    *,
-    seed: int | None = None,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
-    method: str = "vanilla",
-    **kw: Any,
-) -> INR | FRINR | BNINR:
-    """Build an INR of architecture ``name`` (trained as ``method``: vanilla, fr or bn).
-
-    Args:
-        name: one of :data:`ARCHS` (``relu``, ``pe``, ``siren``, ``finer``, ``wire``, ``gauss``).
-        in_features: input (coordinate) dimension, >= 1.
-        out_features: output dimension, >= 1.
-        hidden_features: width of every hidden layer, >= 1.
-        hidden_layers: number of hidden activations ``H`` >= 1; the model has ``H + 1`` linear
-            layers, e.g. ``H = 3`` gives ``in -> 256 -> 256 -> 256 -> out``.
-        seed: if given, initialise from a private CPU RNG seeded with it, so the same seed
-            gives identical weights and the global RNG state is left untouched.
-        device: optional device to move the model to after (CPU) initialisation, so a seed
-            gives the same weights on every device.
-        dtype: optional floating dtype to cast the model to after initialisation.
-        **kw: arch-specific options; see :data:`ARCH_OPTIONS` for names and defaults:
-
-            * ``pe``: ``pe_levels=6``.
-            * ``siren``: ``omega0=30.0``, ``first_omega0=None`` (same as ``omega0``).
-            * ``finer``: ``omega0=30.0``, ``first_omega0=None``, ``first_bias_scale=1.0``.
-            * ``wire``: ``omega0=20.0``, ``scale0=10.0`` (real Gabor variant).
-            * ``gauss``: ``scale=10.0``.
-
-            With ``method="fr"``: ``fr_low=128``, ``fr_high=128``, ``fr_phases=32``,
-            ``fr_alpha`` (per-arch default), ``fr_init="uniform"``; with ``method="bn"``:
-            ``bn_position="auto"`` (see :mod:`iga.models.reparam`).
-        method: ``vanilla`` (default; the plain :class:`INR`), ``fr`` (an
-            :class:`~iga.models.reparam.FRINR`) or ``bn`` (a
-            :class:`~iga.models.reparam.BNINR`); "iga" is accepted as vanilla, since IGA
-            changes the gradient, not the model.
-
-    Raises:
-        ValueError: unknown ``name`` or out-of-range numbers.
-        TypeError: unknown option for the chosen arch, or a value of the wrong type.
-    """
-    if not isinstance(name, str) or name not in ARCHS:
-        raise ValueError(f"unknown arch {name!r}; choose one of {', '.join(ARCHS)}")
-    in_features = _as_int("in_features", in_features, 1)
-    out_features = _as_int("out_features", out_features, 1)
-    hidden_features = _as_int("hidden_features", hidden_features, 1)
-    hidden_layers = _as_int("hidden_layers", hidden_layers, 1)
-    from iga.models.reparam import MODEL_METHODS, from_plain, split_options
-
-    method = "vanilla" if method == "iga" else method
-    if method not in MODEL_METHODS:
-        raise ValueError(
-            f"unknown method {method!r}; choose one of {', '.join(MODEL_METHODS)} (or iga)"
-        )
-    kw, method_kw = split_options(kw)
-    opts = _resolve_options(name, kw)
-
-    args = (name, in_features, out_features, hidden_features, hidden_layers, opts)
-    if seed is None:
-        model = _construct(*args)
-    else:
-        seed = _as_int("seed", seed, 0)
-        # devices=[]: only the CPU generator is forked and restored; construction happens on CPU,
-        # and touching CUDA generators would initialise CUDA for no reason.
-        with torch.random.fork_rng(devices=[]):
-            torch.random.default_generator.manual_seed(seed)
-            model = _construct(*args)
-            # Inside the forked RNG: FR's "uniform" init draws random numbers too.
-            model = from_plain(model, method, **method_kw)
-    if seed is None:
-        model = from_plain(model, method, **method_kw)
-    if device is not None or dtype is not None:
-        model = model.to(device=device, dtype=dtype)
-    return model

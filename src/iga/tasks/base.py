@@ -379,6 +379,10 @@ def fit(
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
     }
+    from iga.tasks.registry import key_facts
+
+    facts = key_facts(task, cfg)  # the key's facts, from the task itself: never mirrored
+    resolved.update(facts)
     key = config_key(record, resolved)
     checkpoint = _prepare(cfg.out, bool(cfg.overwrite), resume, key)  # type: ignore[attr-defined]
     out = Path(cfg.out)  # type: ignore[attr-defined]

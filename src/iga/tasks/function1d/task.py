@@ -41,9 +41,9 @@ from iga.core import IGA, Balanced, Grouping, adjusted_loss, balance, ntk_two_la
 from iga.core import groups as groups_mod
 from iga.io import CSVAppender, save_figure
 from iga.models import ARCH_OPTIONS, build
-from iga.train import TrainConfig, TrainResult, build_iga
 from iga.tasks.base import Fit, fit
 from iga.tasks.base import config_from_dict as _config_from_dict
+from iga.train import TrainConfig, TrainResult, build_iga
 
 __all__ = [
     "ADJUST_METHODS",
@@ -69,6 +69,15 @@ __all__ = [
 ADJUST_METHODS = ("vanilla", "ntk", "entk", "iga")
 COORDS = ("line", "circle")
 NET_ARCHS = ("arora", *ARCH_OPTIONS)
+"""The archs ``--arch`` accepts when this module is loaded (see :func:`net_archs`)."""
+
+
+def net_archs() -> tuple[str, ...]:
+    """``arora`` (Exp. 1's two-layer ReLU net) and every arch of :func:`iga.models.build`,
+    including those registered since import."""
+    return ("arora", *ARCH_OPTIONS)
+
+
 STAT_KEYS = ("lambda_max", "lambda_ref", "cond_before", "cond_after")
 
 _DPI = 110
@@ -149,8 +158,8 @@ class NetConfig:
     omega0: float = field(default=5.0, metadata={"help": "ω₀ of siren/finer/wire activations"})
 
     def __post_init__(self) -> None:
-        if self.arch not in NET_ARCHS:
-            raise ValueError(f"unknown arch {self.arch!r}; choose one of {', '.join(NET_ARCHS)}")
+        if self.arch not in net_archs():
+            raise ValueError(f"unknown arch {self.arch!r}; choose one of {', '.join(net_archs())}")
         if self.width < 1 or self.hidden_layers < 1:
             raise ValueError(
                 f"width ({self.width}) and hidden_layers ({self.hidden_layers}) must be >= 1"

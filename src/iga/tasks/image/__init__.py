@@ -1,1 +1,92 @@
-"""The image task."""
+"""The image task: pixels (y, x) -> RGB. ``task`` (the task), ``data`` (loading, coordinates),
+``bench`` (``iga bench image``: the paper's Table 1), ``rivals`` (``iga bench rivals``),
+``demo`` (``iga demo``); registered as ``iga fit image`` here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iga.tasks.registry import TaskSpec, register_task
+
+
+def _positive(value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"must be > 0; got {value}")
+
+
+def cli_overrides() -> dict[str, dict[str, Any]]:
+    """Choices and bounds the image configs' metadata does not declare, so that argparse
+    rejects bad values while parsing, with the flag in the message (occupancy reuses them)."""
+    from iga.core import SAMPLING
+    from iga.models import ARCH_OPTIONS
+    from iga.optim import OPTIMIZERS, SCHEDULES
+    from iga.tasks.image.data import parse_size
+    from iga.train import METHODS
+
+    return {
+        "arch": {"choices": tuple(ARCH_OPTIONS)},
+        "schedule": {"choices": SCHEDULES},
+        "width": {"min": 1},
+        "hidden_layers": {"min": 1},
+        "options": {"flag": "--opt"},
+        "method": {"choices": METHODS},
+        "ref": {"choices": ("end", "start")},
+        "sampling": {"choices": SAMPLING},
+        "every": {"min": 1},
+        "patch": {"min": 1},
+        "size": {"check": parse_size},
+        "scale": {"check": _positive},
+        "optimizer": {"choices": tuple(OPTIMIZERS)},
+    }
+
+
+def check_model(cfg: Any) -> None:
+    """``--opt`` keys in the user's terms, before anything is built."""
+    from iga.models import check_options
+
+    check_options(cfg.model.options, cfg.model.arch, cfg.method.method)
+
+
+def _report(cfg: Any, s: dict[str, Any]) -> str:
+    return (
+        f"{cfg.model.arch}/{cfg.method.method}: best PSNR {s['psnr_best']:.2f} dB "
+        f"(step {s['best_step']}), final {s['psnr_final']:.2f} dB, SSIM {s['ssim']:.4f}, "
+        f"{1000 * s['seconds_per_step']:.1f} ms/step -> {cfg.out}"
+    )
+
+
+def _config() -> type:
+    from iga.tasks.image.task import ImageFitConfig
+
+    return ImageFitConfig
+
+
+def _task() -> Any:
+    from iga.tasks.image.task import ImageTask
+
+    return ImageTask()
+
+
+def _demo(**kwargs: Any) -> None:
+    from iga.tasks.image.demo import demo
+
+    demo(**kwargs)
+
+
+SPEC = register_task(
+    TaskSpec(
+        name="image",
+        config=_config,
+        task=_task,
+        help="fit an image (PNG/JPEG)",
+        description="Fit an image with an INR, vanilla or with IGA, into a run directory "
+        "(config.json, metrics.csv, summary.json, reconstruction.png, psnr.png, best.pt).",
+        argument="path",
+        argument_help="image file (PNG/JPEG; grayscale and RGBA are handled)",
+        overrides=cli_overrides,
+        check=check_model,
+        report=_report,
+        benches=("iga.tasks.image.bench", "iga.tasks.image.rivals"),
+        demo=_demo,
+    )
+)

@@ -24,14 +24,14 @@ from iga.harness import (
     Selection,
     cell_path,
 )
+from iga.harness import options as _options
+from iga.harness.worker import fit_run
 from iga.io import to_jsonable
 from iga.models import ARCHS, FR_ALPHA
+from iga.paper import TABLE4_PSNR, TABLE6_PSNR, table6_by_image
 from iga.sweep import EXECUTORS, RunSpec
 from iga.tasks.image.task import ImageFitConfig, ModelConfig, default_lr, run_key
 from iga.train import METHODS, MethodConfig, TrainConfig
-from iga.harness import options as _options
-from iga.harness.worker import fit_run
-from iga.paper import TABLE4_PSNR, TABLE6_PSNR, table6_by_image
 
 TIERS: dict[str, ImageFitConfig] = {
     # Kodak downscaled 4x, width 64: the paper's pixel-to-parameter ratio at CPU scale; 8x8

@@ -33,14 +33,23 @@ from pathlib import Path
 from typing import Any
 
 from iga.harness import Bench, Context, Metric, Report, RunOptions, Selection, cell_path
+from iga.harness import options as _options
 from iga.io import to_jsonable
 from iga.models import ARCHS
 from iga.models.fresh import FRESH_PARAMS
 from iga.sweep import RunSpec
+from iga.tasks.image.bench import (
+    END,
+    KODAK,
+    TIERS,
+    _describe,
+    _image_size,
+    _images,
+    run_image,
+    tier_config,
+)
 from iga.tasks.image.task import ImageFitConfig, run_key
 from iga.train import MethodConfig
-from iga.harness import options as _options
-from iga.tasks.image.bench import END, KODAK, TIERS, _describe, _image_size, _images, run_image, tier_config
 
 FRESH_ARCHS = tuple(a for a in ("relu", "pe", "siren") if a in FRESH_PARAMS)
 

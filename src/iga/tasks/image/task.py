@@ -16,14 +16,15 @@ from typing import Any, ClassVar
 import torch
 
 from iga import metrics
-from iga.figures import plots
 from iga.core import groups as groups_mod
-from iga.io import config_key, read_csv, save_png, save_torch, to_jsonable
+from iga.figures import plots
+from iga.io import read_csv, save_png, save_torch, to_jsonable
 from iga.models import ARCH_OPTIONS, build, fresh
 from iga.optim import recipe_lr
-from iga.train import MethodConfig, TrainConfig, TrainResult
+from iga.tasks import registry
 from iga.tasks.base import Fit, TrainingDiverged, TrainingInterrupted, config_from_dict, fit
 from iga.tasks.image.data import ImageData, parse_size
+from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = [
     "BUNDLED_IMAGE",
@@ -189,6 +190,10 @@ class ImageTask:
     def lr(self, cfg: ImageFitConfig) -> float:
         return cfg.lr
 
+    def describe_model(self, cfg: ImageFitConfig) -> str:
+        """The model's description (every resolved option): part of the run's key."""
+        return build_model(cfg).describe()
+
     def setup(self, cfg: ImageFitConfig, device: torch.device) -> Fit:
         size = parse_size(cfg.size) if cfg.size else None
         data = ImageData.from_file(cfg.path, size=size, scale=cfg.scale)
@@ -247,10 +252,9 @@ class ImageTask:
 
 
 def run_key(cfg: ImageFitConfig) -> str:
-    """The key (:func:`iga.io.config_key`) of the run ``cfg`` describes, without running it
-    (builds the model on the CPU for its description, which names every resolved option)."""
-    model = build_model(cfg)
-    return config_key(to_jsonable(asdict(cfg)), {"lr": cfg.lr, "model": model.describe()})
+    """The key of the run ``cfg`` describes, without running it
+    (:func:`iga.tasks.registry.run_key`)."""
+    return registry.run_key(ImageTask(), cfg)
 
 
 def fit_image(

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from iga.harness import Bench, Context, Metric, Reference, Report, RunOptions, cell_path
+from iga.harness import options as _options
+from iga.harness.worker import fit_run
 from iga.io import to_jsonable
 from iga.models.nerf import NeRFConfig
+from iga.paper import TABLE3
 from iga.sweep import RunSpec
 from iga.tasks.nerf.task import NeRFFitConfig, RenderConfig, run_key
 from iga.train import TrainConfig
-from iga.harness import options as _options
-from iga.harness.worker import fit_run
-from iga.paper import TABLE3
 
 TIERS: dict[str, NeRFFitConfig] = {
     # The cpu tier: NeRFFitConfig's defaults (docs/nerf.md says how they were chosen).
@@ -141,8 +141,8 @@ def _validation_curves(
 ) -> dict[str, tuple[list[int], list[float]]]:
     """Plot and return the validation PSNR curves of ``scene``'s finished runs
     (label -> (steps, PSNR)); runs without a ``metrics.csv`` are left out."""
-    from iga.io import read_csv
     from iga.figures.plots import psnr_curves
+    from iga.io import read_csv
 
     p = report.plan
     methods, seeds = list(p.axes["method"]), list(p.axes["seed"])

@@ -40,7 +40,7 @@ from __future__ import annotations
 import copy
 import math
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,15 +49,16 @@ import torch
 from torch import nn
 
 from iga import metrics
-from iga.figures import plots
 from iga.core import IGA
-from iga.io import config_key, save_gif, save_png, save_torch, to_jsonable
+from iga.figures import plots
+from iga.io import save_gif, save_png, save_torch
 from iga.models.nerf import NeRFConfig, NeRFField, check_method
+from iga.models.render import camera_rays, composite, render_weights, sample_pdf, stratified_depths
 from iga.optim import recipe_lr
-from iga.train import MethodConfig, TrainConfig, TrainResult
+from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
 from iga.tasks.nerf.data import BlenderScene, load_blender
-from iga.models.render import camera_rays, composite, render_weights, sample_pdf, stratified_depths
+from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = [
     "BATCHING",
@@ -714,8 +715,9 @@ class NeRFTask:
 
 
 def run_key(cfg: NeRFFitConfig) -> str:
-    """The key (:func:`iga.io.config_key`) of the run ``cfg`` describes, without running it."""
-    return config_key(to_jsonable(asdict(cfg)), {"lr": cfg.lr})
+    """The key of the run ``cfg`` describes, without running it
+    (:func:`iga.tasks.registry.run_key`)."""
+    return registry.run_key(NeRFTask(), cfg)
 
 
 def fit_nerf(

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from iga.harness import Bench, Context, Metric, Reference, Report, RunOptions, cell_path
+from iga.harness import options as _options
+from iga.harness.worker import fit_run
 from iga.io import to_jsonable
 from iga.models import ARCHS
+from iga.paper import TABLE9_IOU
 from iga.sweep import RunSpec
 from iga.tasks.image.task import ModelConfig
 from iga.tasks.occupancy.task import OccupancyFitConfig, default_lr, run_key
 from iga.train import METHODS, MethodConfig, TrainConfig
-from iga.harness import options as _options
-from iga.harness.worker import fit_run
-from iga.paper import TABLE9_IOU
 
 TIERS: dict[str, OccupancyFitConfig] = {
     # Chosen by measurement (docs/occupancy.md): 128³ grid, width 64, the paper's runs scaled

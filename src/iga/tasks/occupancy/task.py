@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,15 +38,16 @@ import numpy as np
 import torch
 
 from iga import metrics
-from iga.figures import plots
 from iga.core import groups as groups_mod
-from iga.io import config_key, save_torch, to_jsonable
+from iga.figures import plots
+from iga.io import save_torch
 from iga.models import build
 from iga.optim import recipe_lr
-from iga.train import MethodConfig, TrainConfig, TrainResult
+from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
 from iga.tasks.image.task import ModelConfig
 from iga.tasks.occupancy.mesh import OccupancyGrid, inside, occupancy_grid
+from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = [
     "GROUP_SHAPES",
@@ -284,6 +285,10 @@ class OccupancyTask:
     def lr(self, cfg: OccupancyFitConfig) -> float:
         return cfg.lr
 
+    def describe_model(self, cfg: OccupancyFitConfig) -> str:
+        """The model's description (every resolved option): part of the run's key."""
+        return build_model(cfg).describe()
+
     def setup(self, cfg: OccupancyFitConfig, device: torch.device) -> Fit:
         if not str(cfg.path).strip():
             raise ValueError("no mesh given; name one: iga fit occupancy MESH (OBJ/PLY/STL/OFF)")
@@ -478,9 +483,9 @@ def _iou_curves(result: TrainResult, path: Path, title: str) -> None:
 
 
 def run_key(cfg: OccupancyFitConfig) -> str:
-    """The key (:func:`iga.io.config_key`) of the run ``cfg`` describes, without running it."""
-    model = build_model(cfg)
-    return config_key(to_jsonable(asdict(cfg)), {"lr": cfg.lr, "model": model.describe()})
+    """The key of the run ``cfg`` describes, without running it
+    (:func:`iga.tasks.registry.run_key`)."""
+    return registry.run_key(OccupancyTask(), cfg)
 
 
 def fit_occupancy(

@@ -1,0 +1,7 @@
+"""``python -m iga.cli ...``: the same as the ``iga`` console script."""
+
+import sys
+
+from iga.cli.main import main
+
+sys.exit(main())

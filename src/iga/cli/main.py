@@ -1,0 +1,258 @@
+"""The ``iga`` parser, generated from the registries, and :func:`main`, its entry point."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from typing import Any, NoReturn
+
+from iga.cli import commands, configcli
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``iga: error: argument --width: must be >= 1; got 0``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Values such as "-10,20" or "-1,1" (--freqs, --domain) are values, not options: no
+        # option starts with "-<digit>". (argparse's own pattern takes plain numbers only.)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
+    def error(self, message: str) -> NoReturn:
+        root = self.prog.split()[0]
+        hint = f" (see {self.prog} --help)" if "required" in message else ""
+        if message.endswith("expected one argument"):
+            flag = message.removeprefix("argument ").partition(":")[0].split("/")[0]
+            hint = f" (a value that starts with '-' goes as {flag}=VALUE)"
+        self.exit(2, f"{root}: error: {_one_line(message)}{hint}\n")
+
+
+def _one_line(text: object) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (0: torch's default, all cores); with several runs at "
+        "once give each cores/runs threads: oversubscribed cores slow every step 5-8x",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out from its checkpoint (same options)",
+    )
+
+
+def _add_benchmarks(sub: Any, modules: list[str]) -> None:
+    """One subcommand per command the declaration modules name (their ``HELP``)."""
+    import importlib
+
+    from iga.harness import RunOptions
+
+    for module in modules:
+        mod = importlib.import_module(module)
+        for name, help_ in mod.HELP.items():
+            p = sub.add_parser(
+                name, help=help_, description=(mod.__doc__ or help_).split("\n\n")[0]
+            )
+            configcli.add_options(p, mod.Options)
+            configcli.add_options(p, RunOptions)
+            p.set_defaults(func=lambda ns, m=module, n=name: commands.harness(m, n, ns))
+
+
+def _add_fit(sub: Any, specs: list[Any]) -> None:
+    fit = sub.add_parser("fit", help="fit a signal with an INR")
+    fit_sub = fit.add_subparsers(dest="task", required=True)
+    for spec in specs:
+        p = fit_sub.add_parser(spec.name, help=spec.help, description=spec.description or spec.help)
+        skip: tuple[str, ...] = ()
+        if spec.argument:
+            p.add_argument(spec.argument, help=spec.argument_help or spec.argument)
+            skip = (spec.argument,)
+        overrides = spec.overrides() if spec.overrides else None
+        configcli.add_options(p, spec.config(), skip=skip, overrides=overrides)
+        _add_run_flags(p)
+        p.set_defaults(func=lambda ns, s=spec: commands.fit(s, ns))
+
+
+def _add_demo(sub: Any, specs: list[Any]) -> None:
+    with_demo = [s for s in specs if s.demo is not None]
+    if not with_demo:
+        return
+    first = with_demo[0]
+    demo = sub.add_parser(
+        "demo", help=f"vanilla vs IGA on bundled data ({first.name}; a few minutes on a CPU)"
+    )
+    demo.add_argument(
+        "--task",
+        default=first.name,
+        choices=[s.name for s in with_demo],
+        help=f"the task whose demo runs (default: {first.name})",
+    )
+    demo.add_argument("--steps", type=int, default=2000, help="training steps (default: 2000)")
+    demo.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    demo.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    demo.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    by_name = {s.name: s for s in with_demo}
+    demo.set_defaults(func=lambda ns: commands.demo(by_name[ns.task], ns))
+
+
+def _add_analyze(sub: Any) -> None:
+    from iga.analysis.bands import BandsOptions
+    from iga.analysis.regions import RegionsOptions
+    from iga.analysis.spectrum import SpectrumOptions
+    from iga.analysis.training import TrainingOptions
+
+    analyze = sub.add_parser(
+        "analyze", help="diagnostics: eNTK spectra, frequency-band errors, activation regions"
+    )
+    analyze_sub = analyze.add_subparsers(dest="analysis", required=True)
+    spec = analyze_sub.add_parser(
+        "spectrum",
+        help="eNTK spectra of archs at initialisation (K and IGA's K·S) or of trained runs",
+        description="eNTK eigenvalues on one point per patch (the patch centre), with their "
+        "condition number, normalised variance Var/mean² and effective rank: of several archs "
+        "at initialisation (over seeds) and, for the first arch, K against IGA's K·S "
+        "(spectra_archs.png, spectra_iga.png, spectra.json); or, with --run, of the saved "
+        "weights of `iga fit image` runs (spectra_runs.png, spectra.json). See docs/analyze.md.",
+    )
+    configcli.add_options(spec, SpectrumOptions, skip=("runs",))
+    spec.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="RUN_DIR",
+        help="run directory of `iga fit image` (repeatable or comma-separated); its weights' "
+        "spectrum replaces the arch comparison",
+    )
+    spec.set_defaults(func=commands.analyze_spectrum)
+    bands = analyze_sub.add_parser(
+        "bands",
+        help="per-frequency-band relative errors of image fits along training",
+        description="Fit an image with each method (the image task's defaults for lr and "
+        "schedule), logging the relative error of the residual in each radial frequency band "
+        "every --every steps (metrics.csv of out/<method>), then write bands.png (band x step "
+        "heatmaps and the final errors) and bands.json. See docs/analyze.md.",
+    )
+    configcli.add_options(bands, BandsOptions)
+    bands.set_defaults(func=commands.analyze)
+    training = analyze_sub.add_parser(
+        "training",
+        help="eNTK spectra and band errors along training, per method and seed",
+        description="Fit an image with each method and seed, probing every --every steps the "
+        "eNTK on the patch centres (condition number, Var/mean², effective rank; of K and of "
+        "IGA's K·S for --end) and the per-band errors; then write spectra_training.png, "
+        "bands.png, band_ratio.png and training.json. See docs/analyze.md.",
+    )
+    configcli.add_options(training, TrainingOptions, skip=("seed",))
+    training.set_defaults(func=commands.analyze)
+    regions = analyze_sub.add_parser(
+        "regions",
+        help="activation (linear) regions of ReLU INRs along training",
+        description="Fit an image with each ReLU arch (relu, pe) and method, counting every "
+        "--every steps the connected regions of constant activation pattern on the pixel "
+        "grid; write regions.png (counts, boundary maps, errors) and regions.json with the "
+        "correlation of the local region density with the target's detail and with the "
+        "error drop. See docs/analyze.md.",
+    )
+    configcli.add_options(regions, RegionsOptions)
+    regions.set_defaults(func=commands.analyze)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from iga.overhead import OverheadConfig
+    from iga.tasks.registry import tasks
+
+    specs = list(tasks().values())
+    p = _Parser(
+        prog="iga", description="Inductive Gradient Adjustment for implicit neural representations"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    _add_fit(sub, specs)
+    _add_demo(sub, specs)
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    ovh = bench_sub.add_parser(
+        "overhead",
+        help="time an IGA step against a vanilla step",
+        description="Times vanilla and IGA training steps interleaved in one process (median "
+        "of repeats) and breaks the IGA step down into its phases.",
+    )
+    configcli.add_options(ovh, OverheadConfig)
+    ovh.add_argument("--json", action="store_true", help="print JSON {arch: {...}}")
+    ovh.add_argument("--save", default="", help="also write the JSON to this file")
+    ovh.set_defaults(func=commands.bench_overhead)
+    _add_benchmarks(bench_sub, [m for s in specs for m in s.benches])
+
+    _add_analyze(sub)
+
+    exp = sub.add_parser("experiment", help="reproduce an experiment of the paper")
+    experiments = [m for s in specs for m in s.experiments]
+    _add_benchmarks(exp.add_subparsers(dest="experiment", required=True), experiments)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``iga`` console script; returns the exit status.
+
+    Every failure ends in one line on stderr, ``iga: error: ...`` (argparse's own: status 2;
+    bad input found later: 1); ``IGA_DEBUG=1`` re-raises instead, for the full traceback.
+    """
+    debug = bool(os.environ.get("IGA_DEBUG"))
+    try:  # Ctrl-C while the modules load (torch: a second or more) is an interrupt too
+        from iga.tasks.base import TrainingDiverged, TrainingInterrupted
+
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a bad option (2, message already printed)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except KeyboardInterrupt:
+        print("iga: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError) as e:  # a plugin that cannot load or clashes
+        if debug:
+            raise
+        print(f"iga: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    try:
+        threads = getattr(args, "threads", 0)
+        if isinstance(threads, int) and threads != 0:
+            if threads < 0:
+                raise ValueError(f"--threads must be >= 0; got {threads}")
+            import torch
+
+            torch.set_num_threads(threads)
+        return int(args.func(args))
+    except TrainingInterrupted as e:
+        print(f"iga: {e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("iga: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, MemoryError, TrainingDiverged) as e:
+        if debug:
+            raise
+        print(f"iga: error: {_one_line(e) or type(e).__name__}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: still one line, with how to get the traceback
+        if debug:
+            raise
+        print(
+            f"iga: error: unexpected {type(e).__name__}: {_one_line(e)} "
+            "(run again with IGA_DEBUG=1 for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
