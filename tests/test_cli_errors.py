@@ -399,6 +399,6 @@ def test_ctrl_c_while_loading_is_one_line(monkeypatch, capsys) -> None:
     def interrupted() -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sys.modules["iga.cli.main"], "_parser", interrupted)
+    monkeypatch.setattr(sys.modules["iga.cli.app"], "_parser", interrupted)
     assert main(["fit", "image"]) == 130
     assert capsys.readouterr().err == "iga: interrupted\n"

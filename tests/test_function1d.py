@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import iga
-from iga.cli.main import _parser, main
+from iga.cli.app import _parser, main
 from iga.tasks.function1d.bench import EXPERIMENTS, load_plan, plan_to_dict
 from iga.tasks.function1d.task import (
     AdjustConfig,

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from iga import io
+from iga import io, runs
 from iga.figures import plots
 
 
@@ -137,8 +137,8 @@ def test_csv_logger_flush_every_and_context(tmp_path: Path) -> None:
 def test_prepare_run_dir(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert io.prepare_run_dir(empty, overwrite=False) == empty
-    fresh = io.prepare_run_dir(tmp_path / "new" / "nested", overwrite=False)
+    assert runs.prepare_run_dir(empty, overwrite=False) == empty
+    fresh = runs.prepare_run_dir(tmp_path / "new" / "nested", overwrite=False)
     assert fresh.is_dir()
 
     run = tmp_path / "run"
@@ -147,15 +147,15 @@ def test_prepare_run_dir(tmp_path: Path) -> None:
     (run / "metrics.csv").write_text("a\n1\n")
     (run / "notes.txt").write_text("keep me")
     with pytest.raises(FileExistsError, match="already holds a run; pass --overwrite"):
-        io.prepare_run_dir(run, overwrite=False)
+        runs.prepare_run_dir(run, overwrite=False)
     assert (run / "summary.json").exists()
-    io.prepare_run_dir(run, overwrite=True)
+    runs.prepare_run_dir(run, overwrite=True)
     assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
 
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     with pytest.raises(FileExistsError, match="is a file"):
-        io.prepare_run_dir(a_file, overwrite=True)
+        runs.prepare_run_dir(a_file, overwrite=True)
 
 
 # --- plots (they write through io.save_figure) ------------------------------------------------

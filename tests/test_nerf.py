@@ -14,7 +14,7 @@ from _nerf_scene import write_scene
 from PIL import Image
 
 import iga
-from iga.io import config_key, to_jsonable
+from iga.io import to_jsonable
 from iga.models.nerf import FrequencyEncoding, NeRFConfig, NeRFField
 from iga.models.render import (
     camera_rays,
@@ -24,6 +24,7 @@ from iga.models.render import (
     stratified_depths,
 )
 from iga.models.reparam import FRLinear, fourier_bases
+from iga.runs import config_key
 from iga.tasks.nerf.data import load_blender
 from iga.tasks.nerf.task import (
     NeRF,

@@ -271,7 +271,7 @@ def test_optimizer_options_are_checked_in_the_users_terms(tmp_path, capsys) -> N
 
 def test_the_key_of_an_adam_run_is_unchanged_by_the_new_fields() -> None:
     # Committed runs (written before optimizer_options existed) keep their keys.
-    from iga.io import config_key
+    from iga.runs import config_key
 
     a = {"train": {"optimizer": "adam", "lr": 1e-3, "schedule": "step"}}
     b = copy.deepcopy(a)

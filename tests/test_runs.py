@@ -13,7 +13,7 @@ import torch
 from _interrupt import interrupt_at
 from PIL import Image
 
-from iga.io import CHECKPOINT_FILE, config_key, run_state
+from iga.runs import CHECKPOINT_FILE, config_key, run_state
 from iga.tasks.base import TrainingDiverged, TrainingInterrupted, fit
 from iga.tasks.image.task import ImageFitConfig, ImageTask, ModelConfig, fit_image
 from iga.train import MethodConfig, TrainConfig

@@ -8,8 +8,8 @@ from torch import nn
 
 import iga
 from iga.core.spectrum import top_eigh
-from iga.io import config_key
 from iga.overhead import parse_variant
+from iga.runs import config_key
 
 
 def kernel(n: int = 60, p: int = 400, decay: float = 3.0, seed: int = 0) -> torch.Tensor:

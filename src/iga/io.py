@@ -1,4 +1,6 @@
-"""Crash-safe output: atomic file writes, JSON/CSV/PNG/figure/checkpoint savers, run directories.
+"""Crash-safe output: atomic file writes and the JSON/CSV/PNG/figure/checkpoint savers.
+
+(What a run directory holds and how its key is made: :mod:`iga.runs`.)
 
 Every writer here goes through :func:`atomic_open`: the data is written to a temporary file in
 the destination's directory, flushed and fsynced, then moved over the destination with
@@ -14,7 +16,6 @@ import csv
 import dataclasses
 import enum
 import functools
-import hashlib
 import io
 import json
 import math
@@ -29,17 +30,12 @@ import numpy as np
 import torch
 
 __all__ = [
-    "CHECKPOINT_FILE",
-    "RUN_FILES",
     "CSVAppender",
     "CSVLogger",
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_open",
-    "config_key",
     "physical_memory",
-    "prepare_run_dir",
-    "run_state",
     "save_figure",
     "save_gif",
     "save_png",
@@ -49,14 +45,6 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
-
-# Files whose presence marks a directory as holding a run; also what ``overwrite`` removes.
-RUN_FILES: tuple[str, ...] = ("summary.json", "config.json", "metrics.csv")
-CHECKPOINT_FILE = "checkpoint.pt"
-"""A run's resumable state (see :mod:`iga.tasks.base`); removed when the run finishes."""
-# Fields that name where and how a run is written, not what it computes: not in its key.
-_NOT_IN_KEY = ("out", "overwrite", "resume", "cache_dir", "up")
-_NOT_IN_KEY_TRAIN = ("device", "checkpoint_every", "spectrum_every")
 
 
 @functools.cache
@@ -429,55 +417,6 @@ class CSVLogger:
         self.flush()
 
 
-# --- run directories ------------------------------------------------------------------------
-
-
-def prepare_run_dir(path: PathLike, overwrite: bool) -> Path:
-    """Create the output directory for a run and make sure it does not clobber another run.
-
-    A directory "holds a run" when it contains any of :data:`RUN_FILES`. Without ``overwrite``
-    such a directory is refused; with it, only those run files are deleted (other files are
-    left alone; outputs the new run writes again are replaced atomically). Empty or unrelated
-    directories are accepted as they are; missing ones are created with their parents.
-
-    Raises:
-        FileExistsError: the directory holds a run and ``overwrite`` is false, or ``path`` is an
-            existing file.
-    """
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"output path {out} is a file, not a directory; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    existing = [out / name for name in RUN_FILES if (out / name).exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"output directory {out} already holds a run; pass --overwrite or choose another --out"
-        )
-    # Check everything before deleting anything, so a refusal leaves the directory untouched.
-    for run_file in existing:
-        if run_file.is_dir():
-            raise FileExistsError(
-                f"{run_file} is a directory where a run file belongs; remove it or choose "
-                "another --out"
-            )
-    for run_file in existing:
-        run_file.unlink()
-    return out
-
-
-_NOTHING = object()
-_ADDED_LATER: dict[str, dict[str, Any]] = {
-    "train": {"schedule": "step", "optimizer_options": {}},
-    "method": {"solver": "exact", "solver_iters": 2},
-    "model": {"fresh": ""},
-    # NeRF: FR options; redraw_dead changed nothing for the committed runs (alive at init)
-    "net": {"fr_alpha": 0.005, "fr_layers": "feature", "redraw_dead": True},
-}
-"""Per config section, fields added after results were committed, with the value every older
-run used: left out of the key at that value, so finished runs keep their keys (and are not
-re-run)."""
-
-
 def physical_memory() -> int | None:
     """The machine's physical memory in bytes, or None where the OS does not say (callers
     then skip their memory checks)."""
@@ -486,46 +425,6 @@ def physical_memory() -> int | None:
     except (AttributeError, ValueError, OSError):
         return None
     return pages * page_size if pages > 0 and page_size > 0 else None
-
-
-def config_key(config: Mapping[str, Any], resolved: Mapping[str, Any] | None = None) -> str:
-    """A short hash of what a run computes: its config (as ``asdict``) without the fields that
-    only say where/how it is written, plus the resolved facts that defaults decide (``lr`` and
-    the model description, which names every model option). Two runs with the same key compute
-    the same thing; a sweep re-runs a finished run whose key differs from what it asks for."""
-    c = {k: v for k, v in config.items() if k not in _NOT_IN_KEY + ("resolved", "key")}
-    train = c.get("train")
-    if isinstance(train, Mapping):
-        c["train"] = {k: v for k, v in train.items() if k not in _NOT_IN_KEY_TRAIN}
-    for section, later in _ADDED_LATER.items():
-        part = c.get(section)
-        if isinstance(part, Mapping):
-            c[section] = {k: v for k, v in part.items() if later.get(k, _NOTHING) != v}
-    r = resolved if resolved is not None else config.get("resolved", {})
-    payload: dict[str, Any] = {"config": c, "model": r.get("model")}
-    if not isinstance(train, Mapping) or train.get("lr") is None:
-        payload["lr"] = r.get("lr")  # the default lr, decided per method/arch
-    text = json.dumps(to_jsonable(payload), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def run_state(out: str | Path) -> tuple[str, str | None]:
-    """``(state, key)`` of a run directory: state is ``"missing"``, ``"finished"``,
-    ``"resumable"`` (a checkpoint) or ``"partial"`` (started, nothing to resume from)."""
-    d = Path(out)
-    cfg_path = d / "config.json"
-    key = None
-    if cfg_path.is_file():
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(cfg_path.read_text())
-            key = data.get("key") or config_key(data)
-    if (d / "summary.json").is_file():
-        return "finished", key
-    if (d / CHECKPOINT_FILE).is_file():
-        return "resumable", key
-    if key is not None or (d / "metrics.csv").exists():
-        return "partial", key
-    return "missing", None
 
 
 def read_csv(path: PathLike) -> list[dict[str, str]]:

@@ -32,7 +32,8 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from iga.io import run_state, write_json
+from iga.io import write_json
+from iga.runs import run_state
 
 __all__ = [
     "EXECUTORS",
@@ -68,7 +69,7 @@ class RunSpec:
     out: str
     config: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
-    """The key (:func:`iga.io.config_key`) of the run this spec asks for; a finished run with
+    """The key (:func:`iga.runs.config_key`) of the run this spec asks for; a finished run with
     another key is stale and runs again (``None``: any finished run counts)."""
 
 

@@ -11,6 +11,6 @@ task registry (:func:`iga.tasks.registry.tasks`); options come from the dataclas
     iga analyze spectrum|bands|training|regions ...
 """
 
-from iga.cli.main import main
+from iga.cli.app import main
 
 __all__ = ["main"]

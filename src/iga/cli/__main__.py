@@ -2,6 +2,6 @@
 
 import sys
 
-from iga.cli.main import main
+from iga.cli.app import main
 
 sys.exit(main())

@@ -12,7 +12,7 @@ from typing import Any
 
 from iga.harness.declare import Bench, Record
 from iga.harness.planning import Plan, PlannedRun, replan
-from iga.io import run_state
+from iga.runs import run_state
 from iga.sweep import FAILURE_FILE, Executor, RunSpec, SweepReport, run_sweep
 
 

@@ -25,7 +25,6 @@ inside the directory first and deleted only when the new run has finished.
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 import shutil
 import signal
@@ -39,17 +38,8 @@ import torch
 from torch import nn
 
 from iga.core import IGA
-from iga.io import (
-    CHECKPOINT_FILE,
-    RUN_FILES,
-    CSVAppender,
-    config_key,
-    physical_memory,
-    run_state,
-    save_torch,
-    to_jsonable,
-    write_json,
-)
+from iga.io import CSVAppender, physical_memory, save_torch, to_jsonable, write_json
+from iga.runs import CHECKPOINT_FILE, REPLACED, config_key, prepare
 from iga.train import (
     BatchFn,
     LossFn,
@@ -64,7 +54,6 @@ from iga.train import (
 )
 
 __all__ = [
-    "CHECKPOINT_FILE",
     "Fit",
     "Task",
     "TaskConfig",
@@ -73,13 +62,9 @@ __all__ = [
     "check_groups",
     "check_ints",
     "config_from_dict",
-    "config_key",
     "entk_bytes",
     "fit",
-    "run_state",
 ]
-
-_REPLACED = ".replaced"
 
 
 class TrainingDiverged(RuntimeError):
@@ -245,63 +230,6 @@ def check_groups(n_groups: int, device: torch.device, flag: str = "--patch", end
         )
 
 
-def _prepare(out_text: str, overwrite: bool, resume: bool | str, key: str) -> dict[str, Any] | None:
-    """Make ``out`` ready; returns the checkpoint to resume from, if any."""
-    if not str(out_text).strip():
-        raise ValueError("--out is empty; name a run directory, e.g. --out runs/photo")
-    out = Path(out_text)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file, not a directory; choose another --out")
-    state, old_key = run_state(out)
-    if resume and state == "resumable" and old_key == key:
-        try:
-            return torch.load(out / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - truncated or foreign file: any unpickling error
-            raise ValueError(
-                f"cannot read {out / CHECKPOINT_FILE} ({type(e).__name__}); the run cannot be "
-                "resumed: start it afresh with --overwrite"
-            ) from None
-    if resume is True:
-        if state == "finished":
-            raise FileExistsError(f"the run in {out} has finished; nothing to resume")
-        if state == "resumable" and old_key is None:
-            raise ValueError(
-                f"the run in {out} has a checkpoint but no readable config.json, so its options "
-                "are unknown; start it afresh with --overwrite"
-            )
-        if state == "resumable":
-            raise ValueError(
-                f"the run in {out} was started with other options (key {old_key}, now {key}); "
-                "pass the options it was started with, or --overwrite to start afresh"
-            )
-        if state == "missing":
-            raise FileNotFoundError(f"no run to resume in {out}; drop --resume to start one")
-        # partial: interrupted before its first checkpoint; starting over is the same thing.
-    elif state != "missing" and not overwrite and resume != "auto":
-        raise FileExistsError(
-            f"--out {out} already holds a run; pass --overwrite, --resume or another --out"
-        )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise FileExistsError(
-            f"cannot create --out {out}: {e.strerror}; choose another --out"
-        ) from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise FileExistsError(f"--out {out} is not writable; choose another --out")
-    if state == "missing":  # a new or foreign folder: leave what it holds alone
-        existing = [out / n for n in (*RUN_FILES, CHECKPOINT_FILE) if (out / n).exists()]
-    else:  # the old run's every output (weights, figures, meshes, any task's), not just its CSVs
-        existing = [p for p in out.iterdir() if p.name != _REPLACED]
-    if existing:
-        aside = out / _REPLACED
-        shutil.rmtree(aside, ignore_errors=True)
-        aside.mkdir()
-        for p in existing:
-            p.rename(aside / p.name)
-    return None
-
-
 class _Stop:
     """SIGINT/SIGTERM set a flag the loop checks after each step (main thread only)."""
 
@@ -384,7 +312,7 @@ def fit(
     facts = key_facts(task, cfg)  # the key's facts, from the task itself: never mirrored
     resolved.update(facts)
     key = config_key(record, resolved)
-    checkpoint = _prepare(cfg.out, bool(cfg.overwrite), resume, key)  # type: ignore[attr-defined]
+    checkpoint = prepare(cfg.out, bool(cfg.overwrite), resume, key)  # type: ignore[attr-defined]
     out = Path(cfg.out)  # type: ignore[attr-defined]
     write_json(out / "config.json", {**record, "resolved": resolved, "key": key})
 
@@ -468,7 +396,7 @@ def fit(
     )
     write_json(out / "summary.json", summary)
     (out / CHECKPOINT_FILE).unlink(missing_ok=True)
-    shutil.rmtree(out / _REPLACED, ignore_errors=True)
+    shutil.rmtree(out / REPLACED, ignore_errors=True)
     if result.diverged_at is not None:
         raise TrainingDiverged(
             f"loss became non-finite at step {result.diverged_at}; best result so far "

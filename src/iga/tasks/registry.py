@@ -155,11 +155,12 @@ def _with_source(spec: TaskSpec, source: str) -> TaskSpec:
 
 
 def run_key(task: Any, cfg: Any) -> str:
-    """The key (:func:`iga.io.config_key`) of the run ``cfg`` describes, without running it:
+    """The key (:func:`iga.runs.config_key`) of the run ``cfg`` describes, without running it:
     the config plus what defaults decide, the lr (``task.lr``) and, for a task with a
     ``describe_model(cfg)`` method, the model's description. :func:`iga.tasks.base.fit` writes
     this same key, so a task never mirrors it by hand."""
-    from iga.io import config_key, to_jsonable
+    from iga.io import to_jsonable
+    from iga.runs import config_key
 
     return config_key(to_jsonable(asdict(cfg)), key_facts(task, cfg))
 

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from iga.harness import Bench, Context, Metric, Report, RunOptions
-from iga.io import config_key, read_csv, to_jsonable
+from iga.io import read_csv, to_jsonable
+from iga.runs import config_key
 from iga.sweep import RunSpec
 from iga.tasks.base import TrainingDiverged
 from iga.tasks.function1d.task import (
