@@ -58,7 +58,8 @@ def probe(path: str) -> None:
     """Whether their coarse and fine networks are alive at initialisation, seeds 0-19 and 4096
     (their default), by iga's own rule and probe (:func:`iga.tasks.nerf.task.is_dead` on
     :func:`~iga.tasks.nerf.task.probe_rows` of the first training view)."""
-    from iga.tasks.nerf.task import _view_rays, is_dead, probe_rows
+    from iga.tasks.nerf.task import _view_rays
+    from iga.models.nerf import is_dead, probe_rows
     from iga.tasks.nerf.data import load_blender
 
     a = _authors(path)
@@ -99,7 +100,8 @@ def train(path: str, seed: int, name: str, extra: list[str]) -> None:
 def score(checkpoint: str, theirs: bool) -> None:
     """Test PSNR and SSIM of the first 8 test views at 100×100, iga's renderer and metrics."""
     from iga.models.nerf import NeRFConfig
-    from iga.tasks.nerf.task import NeRF, RenderConfig, score_views
+    from iga.models.nerf import NeRF
+    from iga.tasks.nerf.task import RenderConfig, score_views
     from iga.tasks.nerf.data import load_blender
 
     model = NeRF(

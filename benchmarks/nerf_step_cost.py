@@ -21,7 +21,9 @@ import time
 import torch
 
 from iga.models.nerf import NeRFConfig
-from iga.tasks.nerf.task import NeRF, NeRFAdjuster, RenderConfig, _plain_loss, _view_rays
+from iga.models.nerf import NeRF
+from iga.adjusters import NeRFAdjuster
+from iga.tasks.nerf.task import RenderConfig, _plain_loss, _view_rays
 from iga.tasks.nerf.data import load_blender
 from iga.train import MethodConfig
 

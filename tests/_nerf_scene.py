@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from iga.tasks.nerf.task import pose_spherical
+from iga.models.render import pose_spherical
 
 
 def write_scene(root: Path, size: int = 8, views: int = 3, splits=("train", "val", "test")) -> Path:

@@ -12,13 +12,13 @@ import torch
 
 import iga
 from iga.cli.app import _parser, main
+from iga.models.relu2 import TwoLayerReLU
 from iga.tasks.function1d.bench import EXPERIMENTS, load_plan, plan_to_dict
 from iga.tasks.function1d.task import (
     AdjustConfig,
     FunctionFitConfig,
     NetConfig,
     SignalConfig,
-    TwoLayerReLU,
     build_adjuster,
     build_net,
     config_from_dict,

@@ -14,11 +14,22 @@ from _nerf_scene import write_scene
 from PIL import Image
 
 import iga
+from iga.adjusters import NeRFAdjuster
 from iga.io import to_jsonable
-from iga.models.nerf import FrequencyEncoding, NeRFConfig, NeRFField
+from iga.models.nerf import (
+    FrequencyEncoding,
+    NeRF,
+    NeRFConfig,
+    NeRFField,
+    RayRenderer,
+    is_dead,
+    probe_rows,
+    redraw_dead,
+)
 from iga.models.render import (
     camera_rays,
     composite,
+    pose_spherical,
     render_weights,
     sample_pdf,
     stratified_depths,
@@ -26,19 +37,7 @@ from iga.models.render import (
 from iga.models.reparam import FRLinear, fourier_bases
 from iga.runs import config_key
 from iga.tasks.nerf.data import load_blender
-from iga.tasks.nerf.task import (
-    NeRF,
-    NeRFAdjuster,
-    NeRFFitConfig,
-    RayRenderer,
-    RenderConfig,
-    fit_nerf,
-    is_dead,
-    pose_spherical,
-    probe_rows,
-    redraw_dead,
-    run_key,
-)
+from iga.tasks.nerf.task import NeRFFitConfig, RenderConfig, fit_nerf, run_key
 from iga.train import MethodConfig, TrainConfig
 
 TINY_NET = NeRFConfig(depth=2, width=16, skip=-1, multires=3, multires_views=2)
@@ -469,7 +468,7 @@ def test_a_network_dead_on_every_draw_is_a_one_line_error(monkeypatch):
 
     nerf = NeRF(TINY_NET, RenderConfig(n_coarse=8, n_fine=0), near=2.0, far=6.0)
     _kill(nerf.coarse)
-    monkeypatch.setattr("iga.tasks.nerf.task.NeRFField", Dead)
+    monkeypatch.setattr("iga.models.nerf.NeRFField", Dead)
     probe = probe_rows(torch.tensor([[0.0, 0.0, 4.0, 0.0, 0.0, -1.0]]), 2.0, 6.0, 8)
     with pytest.raises(ValueError, match="after 10 draws .* --seed 3") as err:
         redraw_dead(nerf, TINY_NET, "vanilla", probe, seed=3)
@@ -589,8 +588,8 @@ def test_readme_nerf_snippet_runs_and_learns():
 
 
 def test_muon_takes_the_hidden_matrices_of_both_nerf_fields():
+    from iga.models.nerf import NeRF
     from iga.optim import muon_split
-    from iga.tasks.nerf.task import NeRF
 
     model = NeRF(TINY_NET, RenderConfig(n_coarse=4, n_fine=4), near=2.0, far=6.0)
     names = {id(p): n for n, p in model.named_parameters()}

@@ -30,22 +30,35 @@ an ordinary NeRF at inference:
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
+from iga.models.render import composite, render_weights, sample_pdf, stratified_depths
 from iga.models.reparam import FRLinear
 
 __all__ = [
+    "ALIVE_FRACTION",
+    "DEAD_DRAWS",
     "FR_LAYERS",
     "NERF_FR_BASES",
     "NERF_METHODS",
+    "AuthorsKernel",
     "FrequencyEncoding",
+    "NeRF",
     "NeRFConfig",
     "NeRFField",
+    "RayRenderer",
     "check_method",
+    "is_dead",
+    "probe_rows",
+    "ray_points",
+    "redraw_dead",
+    "render_field",
 ]
 
 NERF_METHODS = ("vanilla", "fr", "bn")
@@ -230,3 +243,190 @@ class NeRFField(nn.Module):
             noise = torch.randn(sigma.shape, generator=generator, dtype=sigma.dtype)
             sigma = sigma + noise_std * noise.to(sigma.device)
         return torch.sigmoid(raw[..., :3]), torch.relu(sigma)
+
+
+class NeRF(nn.Module):
+    """Coarse and fine NeRF networks with nerf-pytorch's hierarchical sampling, both trained
+    as ``method`` (vanilla, fr or bn; :class:`~iga.models.nerf.NeRFField`). ``render`` holds
+    the sampling settings (``n_coarse``, ``n_fine``, ``perturb``, ``raw_noise_std``,
+    ``white_background``: the NeRF task's ``RenderConfig``).
+
+    ``forward(rays [R, 6])`` (origin, direction) returns ``[R, 6]``: the fine render then the
+    coarse render (``[R, 3]``, the coarse render, without a fine network). After each forward,
+    :attr:`last` holds the fine samples' depths and weights (detached), from which the IGA
+    kernels take their inputs.
+    """
+
+    def __init__(
+        self,
+        net: NeRFConfig,
+        render: Any,
+        near: float,
+        far: float,
+        method: str = "vanilla",
+    ) -> None:
+        super().__init__()
+        # FR and BN reparameterise both networks, as in the authors' nerf-pytorch (one class).
+        self.coarse = NeRFField(net, method)
+        self.fine = NeRFField(net, method) if render.n_fine > 0 else None
+        self.render_cfg = render
+        self.near, self.far = near, far
+        self.last: dict[str, torch.Tensor] = {}
+
+    def forward(self, rays: torch.Tensor) -> torch.Tensor:
+        cfg = self.render_cfg
+        perturb = self.training and cfg.perturb
+        noise = cfg.raw_noise_std if self.training else 0.0
+        o, d = rays[:, :3], rays[:, 3:6]
+        z = stratified_depths(
+            self.near,
+            self.far,
+            cfg.n_coarse,
+            rays.shape[0],
+            perturb,
+            device=rays.device,
+            dtype=rays.dtype,
+        )
+        rgb_c, w_c = render_field(self.coarse, o, d, z, cfg.white_background, noise)
+        if self.fine is None:
+            self.last = {"z": z.detach(), "weights": w_c.detach()}
+            return rgb_c
+        mids = 0.5 * (z[:, 1:] + z[:, :-1])
+        z_f = sample_pdf(mids, w_c[:, 1:-1], cfg.n_fine, deterministic=not perturb)
+        z_all, _ = torch.sort(torch.cat([z, z_f], dim=-1), dim=-1)
+        rgb_f, w_f = render_field(self.fine, o, d, z_all, cfg.white_background, noise)
+        self.last = {"z": z_all.detach(), "weights": w_f.detach()}
+        return torch.cat([rgb_f, rgb_c], dim=-1)
+
+    @property
+    def trained_field(self) -> NeRFField:
+        """The network IGA adjusts: the fine one (the coarse one without it)."""
+        return self.fine if self.fine is not None else self.coarse
+
+    def kernel_rows(self, rays: torch.Tensor, kernel: str) -> torch.Tensor:
+        """The rows the IGA kernel is taken on, one per ray of the last forward: the
+        representative sample ``(point, direction)`` [R, 6] (``sample``) or the ray with its
+        fine depths ``(o, d, z)`` [R, 6 + S] (``ray``)."""
+        z, w = self.last["z"], self.last["weights"]
+        o, d = rays[:, :3], rays[:, 3:6]
+        if kernel == "ray":
+            return torch.cat([o, d, z], dim=-1)
+        # sample, sample-authors: the representative sample
+        zi = z.gather(1, w.argmax(dim=1, keepdim=True))
+        return torch.cat([o + d * zi, d], dim=-1)
+
+
+class AuthorsKernel(nn.Module):
+    """The function of the authors' ``compute_NTK``: ``Linear(4, 1)`` (weights 1/√4, no bias)
+    after a sigmoid of the field's raw outputs, *with* that layer's weights among the
+    parameters differentiated. They freeze them (``requires_grad=False``) but
+    ``functorch.make_functional`` returns every parameter, frozen or not, so their kernel is
+    ours (``sample``) plus ``sigmoid(raw_i)·sigmoid(raw_j)``. ``--kernel sample-authors``
+    reproduces it (checked side by side with their code, docs/nerf.md); the proxy weights are
+    never trained (they are not the NeRF's parameters)."""
+
+    def __init__(self, field_net: nn.Module) -> None:
+        super().__init__()
+        self.field = field_net
+        self.proxy = nn.Linear(4, 1, bias=False)
+        with torch.no_grad():
+            self.proxy.weight.fill_(0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proxy(torch.sigmoid(self.field(x)))
+
+
+DEAD_DRAWS = 10
+"""How many times a dead network is drawn again before the run gives up."""
+
+
+ALIVE_FRACTION = 0.01
+"""A network with σ > 0 at fewer than this fraction of the probe points counts as dead: with
+σ > 0 on a handful of points it can still get a gradient, but a seed-1 run of NeRF+IGA whose
+fine network was that (1 probe ray in 1024) rendered white for 600 steps (docs/nerf.md)."""
+
+
+def probe_rows(rays: torch.Tensor, near: float, far: float, n_samples: int) -> torch.Tensor:
+    """Field rows [P, 6] of a fixed probe: up to 1024 rays evenly strided over ``rays``
+    [N, 6], each at the midpoints of ``n_samples`` bins of [near, far]. It draws no random
+    number, so probing leaves every seed's random stream as it was."""
+    step = max(1, rays.shape[0] // 1024)
+    r = rays[::step][:1024]
+    edges = torch.linspace(near, far, n_samples + 1, dtype=r.dtype, device=r.device)
+    z = (0.5 * (edges[1:] + edges[:-1])).expand(r.shape[0], n_samples)
+    return ray_points(r[:, :3], r[:, 3:6], z).reshape(-1, 6)
+
+
+def is_dead(field_net: nn.Module, rows: torch.Tensor) -> bool:
+    """True when the field's density is zero (raw σ <= 0) at all but a fraction
+    :data:`ALIVE_FRACTION` of the rows. At none, every rendering weight is zero, no gradient
+    reaches the field, and it can never learn (ReLU density); at nearly none, it seldom does.
+    Probed on a copy, so BN's running statistics stay as they were."""
+    with torch.no_grad():
+        alive = (copy.deepcopy(field_net)(rows)[:, 3] > 0).float().mean()
+    return bool(alive < ALIVE_FRACTION)
+
+
+def redraw_dead(
+    nerf: NeRF, net: NeRFConfig, method: str, rows: torch.Tensor, seed: int
+) -> dict[str, int]:
+    """Draw each network of ``nerf`` that :func:`is_dead` on ``rows`` again (from the global
+    random stream, so deterministically per seed); returns the draws per network.
+
+    Raises:
+        ValueError: when a network is still dead after :data:`DEAD_DRAWS` draws.
+    """
+    draws = {}
+    device = rows.device
+    for name in ("coarse", "fine"):
+        if getattr(nerf, name) is None:
+            continue
+        k = 0
+        while is_dead(getattr(nerf, name), rows):
+            if k == DEAD_DRAWS:
+                raise ValueError(
+                    f"the {name} NeRF network renders (nearly) nothing (σ <= 0 almost "
+                    f"everywhere) after {DEAD_DRAWS} draws of its weights with --seed {seed}; "
+                    "try another "
+                    "--seed, --method bn or a wider network"
+                )
+            setattr(nerf, name, NeRFField(net, method).to(device))
+            k += 1
+        draws[name] = k
+    return draws
+
+
+def ray_points(rays_o: torch.Tensor, rays_d: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Field rows [R, S, 6]: the samples ``o + z·d`` and the ray direction."""
+    pts = rays_o[:, None, :] + rays_d[:, None, :] * z[..., None]
+    return torch.cat([pts, rays_d[:, None, :].expand(pts.shape)], dim=-1)
+
+
+def render_field(
+    field_net: nn.Module,
+    rays_o: torch.Tensor,
+    rays_d: torch.Tensor,
+    z: torch.Tensor,
+    white_background: bool,
+    noise_std: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour [R, 3] and weights [R, S] of ``field_net`` along rays sampled at depths ``z``."""
+    raw = field_net(ray_points(rays_o, rays_d, z).reshape(-1, 6)).reshape(*z.shape, 4)
+    rgb, sigma = NeRFField.activate(raw, noise_std)
+    weights = render_weights(sigma, z, rays_d)
+    return composite(rgb, weights, white_background), weights
+
+
+class RayRenderer(nn.Module):
+    """The fine render of a ray as a module of ``[R, 6 + S]`` rows ``(o, d, z_1..z_S)``: the
+    function whose per-ray eNTK is the exact kernel (``--kernel ray``). Its parameters are the
+    field's; the sample depths are inputs, i.e. held fixed."""
+
+    def __init__(self, field_net: nn.Module, white_background: bool = True) -> None:
+        super().__init__()
+        self.field = field_net
+        self.white_background = white_background
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rgb, _ = render_field(self.field, x[:, :3], x[:, 3:6], x[:, 6:], self.white_background)
+        return rgb

@@ -22,6 +22,7 @@ eNTK also needs everything here to be ``torch.func``-transformable (plain tensor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -30,6 +31,7 @@ __all__ = [
     "FieldFn",
     "camera_rays",
     "composite",
+    "pose_spherical",
     "render_weights",
     "sample_pdf",
     "stratified_depths",
@@ -152,3 +154,33 @@ def sample_pdf(
     denom = torch.where(denom < 1e-5, torch.ones_like(denom), denom)
     t = (u - cdf_lo) / denom
     return bin_lo + t * (bin_hi - bin_lo)
+
+
+def pose_spherical(theta: float, phi: float, radius: float) -> torch.Tensor:
+    """nerf-pytorch's turntable camera: on a sphere of ``radius`` at azimuth ``theta`` and
+    elevation ``phi`` (degrees), looking at the origin (Blender axes, z up)."""
+    t = torch.eye(4)
+    t[2, 3] = radius
+    p, th = math.radians(phi), math.radians(theta)
+    rot_phi = torch.tensor(
+        [
+            [1, 0, 0, 0],
+            [0, math.cos(p), -math.sin(p), 0],
+            [0, math.sin(p), math.cos(p), 0],
+            [0, 0, 0, 1],
+        ],
+        dtype=torch.float32,
+    )
+    rot_theta = torch.tensor(
+        [
+            [math.cos(th), 0, -math.sin(th), 0],
+            [0, 1, 0, 0],
+            [math.sin(th), 0, math.cos(th), 0],
+            [0, 0, 0, 1],
+        ],
+        dtype=torch.float32,
+    )
+    flip = torch.tensor(
+        [[-1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=torch.float32
+    )
+    return flip @ rot_theta @ rot_phi @ t

@@ -37,10 +37,12 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from iga.core import IGA, Balanced, Grouping, adjusted_loss, balance, ntk_two_layer_relu
+from iga.adjusters import FixedAdjustment
+from iga.core import IGA, balance, ntk_two_layer_relu
 from iga.core import groups as groups_mod
 from iga.io import CSVAppender, save_figure
 from iga.models import ARCH_OPTIONS, build
+from iga.models.relu2 import TwoLayerReLU
 from iga.tasks.base import Fit, fit
 from iga.tasks.base import config_from_dict as _config_from_dict
 from iga.train import TrainConfig, TrainResult, build_iga
@@ -48,13 +50,11 @@ from iga.train import TrainConfig, TrainResult, build_iga
 __all__ = [
     "ADJUST_METHODS",
     "AdjustConfig",
-    "FixedAdjustment",
     "FunctionFitConfig",
     "FunctionTask",
     "NetConfig",
     "Signal",
     "SignalConfig",
-    "TwoLayerReLU",
     "build_adjuster",
     "build_net",
     "config_from_dict",
@@ -352,33 +352,6 @@ def relative_errors(pred: torch.Tensor, target: torch.Tensor, bins: Sequence[int
 # --- networks and adjusters -------------------------------------------------------------------
 
 
-class TwoLayerReLU(nn.Module):
-    """The two-layer ReLU network of Arora et al. (2019) used in the paper's Exp. 1.
-
-    ``f(x) = (1/√m) Σ_r a_r ReLU(w_rᵀx/√2 + b_r/√2)`` with ``w_r ~ N(0, I)``, ``b_r = 0`` at
-    initialisation (both trained) and fixed signs ``a_r = ±1``. Its NTK as m → ∞ is
-    :func:`iga.ntk_two_layer_relu` on unit-norm inputs.
-
-    The 1/√2 is applied after the ReLU (ReLU is positively homogeneous) and the 1/√m is folded
-    into the frozen output layer, so every trainable parameter sits in one ``nn.Linear`` and
-    the closed-form eNTK of :func:`iga.entk` applies.
-    """
-
-    def __init__(self, in_features: int, width: int, generator: torch.Generator | None = None):
-        super().__init__()
-        self.hidden = nn.Linear(in_features, width)
-        self.out = nn.Linear(width, 1, bias=False)
-        with torch.no_grad():
-            self.hidden.weight.copy_(torch.randn(width, in_features, generator=generator))
-            self.hidden.bias.zero_()
-            signs = torch.randint(0, 2, (1, width), generator=generator).float() * 2 - 1
-            self.out.weight.copy_(signs / math.sqrt(width))
-        self.out.weight.requires_grad_(False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(torch.relu(self.hidden(x)) * (1.0 / math.sqrt(2.0)))
-
-
 def build_net(cfg: NetConfig, in_features: int, seed: int) -> nn.Module:
     """The network of ``cfg`` for ``in_features`` inputs, initialised from ``seed``."""
     if cfg.arch == "arora":
@@ -386,35 +359,6 @@ def build_net(cfg: NetConfig, in_features: int, seed: int) -> nn.Module:
         return TwoLayerReLU(in_features, cfg.width, gen)
     opts = {"omega0": cfg.omega0} if "omega0" in ARCH_OPTIONS[cfg.arch] else {}
     return build(cfg.arch, in_features, 1, cfg.width, cfg.hidden_layers, seed=seed, **opts)
-
-
-class FixedAdjustment:
-    """An adjuster with a constant S (e.g. from the exact NTK), usable with :func:`iga.train`."""
-
-    def __init__(self, spectrum: Balanced, groups: torch.Tensor | Grouping) -> None:
-        n = spectrum.S.shape[0]
-        self.grouping = (
-            groups if isinstance(groups, Grouping) else Grouping(groups, int((groups >= 0).sum()))
-        )
-        if self.grouping.n_groups != n:
-            raise ValueError(f"S is {n}x{n} but there are {self.grouping.n_groups} groups")
-        self.spectrum = spectrum
-        self.S = spectrum.S
-        # S never changes: compute the logged numbers once (a full eigvalsh).
-        self._stats = {
-            "lambda_max": float(spectrum.top[0]) if spectrum.top.numel() else float("nan"),
-            "lambda_ref": spectrum.lambda_ref,
-            "cond_before": spectrum.cond_before,
-            "cond_after": spectrum.cond_after,
-        }
-
-    def loss(self, pred: torch.Tensor, target: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        """Adjusted loss with the fixed S (``inputs`` unused)."""
-        return adjusted_loss(pred, target, self.S.to(pred.device), self.grouping)
-
-    def stats(self) -> dict[str, Any]:
-        """Spectrum numbers of the fixed S."""
-        return dict(self._stats)
 
 
 def build_adjuster(

@@ -37,8 +37,6 @@ A run directory holds the usual ``config.json``, ``metrics.csv``, ``summary.json
 
 from __future__ import annotations
 
-import copy
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,11 +47,18 @@ import torch
 from torch import nn
 
 from iga import metrics
-from iga.core import IGA
+from iga.adjusters import NeRFAdjuster
 from iga.figures import plots
 from iga.io import save_gif, save_png, save_torch
-from iga.models.nerf import NeRFConfig, NeRFField, check_method
-from iga.models.render import camera_rays, composite, render_weights, sample_pdf, stratified_depths
+from iga.models.nerf import (
+    ALIVE_FRACTION,
+    NeRF,
+    NeRFConfig,
+    check_method,
+    probe_rows,
+    redraw_dead,
+)
+from iga.models.render import camera_rays, pose_spherical
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
@@ -63,18 +68,10 @@ from iga.train import MethodConfig, TrainConfig, TrainResult
 __all__ = [
     "BATCHING",
     "KERNELS",
-    "AuthorsKernel",
-    "NeRF",
-    "NeRFAdjuster",
     "NeRFFitConfig",
     "NeRFTask",
-    "RayRenderer",
     "RenderConfig",
     "fit_nerf",
-    "is_dead",
-    "pose_spherical",
-    "probe_rows",
-    "redraw_dead",
     "render_image",
     "run_key",
     "score_views",
@@ -206,252 +203,6 @@ class NeRFFitConfig:
         return self.train.lr or recipe_lr(self.train.optimizer, "pe") or NERF_LR
 
 
-def _points(rays_o: torch.Tensor, rays_d: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Field rows [R, S, 6]: the samples ``o + z·d`` and the ray direction."""
-    pts = rays_o[:, None, :] + rays_d[:, None, :] * z[..., None]
-    return torch.cat([pts, rays_d[:, None, :].expand(pts.shape)], dim=-1)
-
-
-def render_field(
-    field_net: nn.Module,
-    rays_o: torch.Tensor,
-    rays_d: torch.Tensor,
-    z: torch.Tensor,
-    white_background: bool,
-    noise_std: float = 0.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Colour [R, 3] and weights [R, S] of ``field_net`` along rays sampled at depths ``z``."""
-    raw = field_net(_points(rays_o, rays_d, z).reshape(-1, 6)).reshape(*z.shape, 4)
-    rgb, sigma = NeRFField.activate(raw, noise_std)
-    weights = render_weights(sigma, z, rays_d)
-    return composite(rgb, weights, white_background), weights
-
-
-class RayRenderer(nn.Module):
-    """The fine render of a ray as a module of ``[R, 6 + S]`` rows ``(o, d, z_1..z_S)``: the
-    function whose per-ray eNTK is the exact kernel (``--kernel ray``). Its parameters are the
-    field's; the sample depths are inputs, i.e. held fixed."""
-
-    def __init__(self, field_net: nn.Module, white_background: bool = True) -> None:
-        super().__init__()
-        self.field = field_net
-        self.white_background = white_background
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rgb, _ = render_field(self.field, x[:, :3], x[:, 3:6], x[:, 6:], self.white_background)
-        return rgb
-
-
-class NeRF(nn.Module):
-    """Coarse and fine NeRF networks with nerf-pytorch's hierarchical sampling, both trained
-    as ``method`` (vanilla, fr or bn; :class:`~iga.models.nerf.NeRFField`).
-
-    ``forward(rays [R, 6])`` (origin, direction) returns ``[R, 6]``: the fine render then the
-    coarse render (``[R, 3]``, the coarse render, without a fine network). After each forward,
-    :attr:`last` holds the fine samples' depths and weights (detached), from which the IGA
-    kernels take their inputs.
-    """
-
-    def __init__(
-        self,
-        net: NeRFConfig,
-        render: RenderConfig,
-        near: float,
-        far: float,
-        method: str = "vanilla",
-    ) -> None:
-        super().__init__()
-        # FR and BN reparameterise both networks, as in the authors' nerf-pytorch (one class).
-        self.coarse = NeRFField(net, method)
-        self.fine = NeRFField(net, method) if render.n_fine > 0 else None
-        self.render_cfg = render
-        self.near, self.far = near, far
-        self.last: dict[str, torch.Tensor] = {}
-
-    def forward(self, rays: torch.Tensor) -> torch.Tensor:
-        cfg = self.render_cfg
-        perturb = self.training and cfg.perturb
-        noise = cfg.raw_noise_std if self.training else 0.0
-        o, d = rays[:, :3], rays[:, 3:6]
-        z = stratified_depths(
-            self.near,
-            self.far,
-            cfg.n_coarse,
-            rays.shape[0],
-            perturb,
-            device=rays.device,
-            dtype=rays.dtype,
-        )
-        rgb_c, w_c = render_field(self.coarse, o, d, z, cfg.white_background, noise)
-        if self.fine is None:
-            self.last = {"z": z.detach(), "weights": w_c.detach()}
-            return rgb_c
-        mids = 0.5 * (z[:, 1:] + z[:, :-1])
-        z_f = sample_pdf(mids, w_c[:, 1:-1], cfg.n_fine, deterministic=not perturb)
-        z_all, _ = torch.sort(torch.cat([z, z_f], dim=-1), dim=-1)
-        rgb_f, w_f = render_field(self.fine, o, d, z_all, cfg.white_background, noise)
-        self.last = {"z": z_all.detach(), "weights": w_f.detach()}
-        return torch.cat([rgb_f, rgb_c], dim=-1)
-
-    @property
-    def trained_field(self) -> NeRFField:
-        """The network IGA adjusts: the fine one (the coarse one without it)."""
-        return self.fine if self.fine is not None else self.coarse
-
-    def kernel_rows(self, rays: torch.Tensor, kernel: str) -> torch.Tensor:
-        """The rows the IGA kernel is taken on, one per ray of the last forward: the
-        representative sample ``(point, direction)`` [R, 6] (``sample``) or the ray with its
-        fine depths ``(o, d, z)`` [R, 6 + S] (``ray``)."""
-        z, w = self.last["z"], self.last["weights"]
-        o, d = rays[:, :3], rays[:, 3:6]
-        if kernel == "ray":
-            return torch.cat([o, d, z], dim=-1)
-        # sample, sample-authors: the representative sample
-        zi = z.gather(1, w.argmax(dim=1, keepdim=True))
-        return torch.cat([o + d * zi, d], dim=-1)
-
-
-def _sigmoid_proxy(row: torch.Tensor) -> torch.Tensor:
-    # The authors' scalar: Linear(4, 1) with weights 1/√4 after a sigmoid of the raw outputs.
-    return torch.sigmoid(row).sum() / math.sqrt(row.shape[-1])
-
-
-class AuthorsKernel(nn.Module):
-    """The function of the authors' ``compute_NTK``: ``Linear(4, 1)`` (weights 1/√4, no bias)
-    after a sigmoid of the field's raw outputs, *with* that layer's weights among the
-    parameters differentiated. They freeze them (``requires_grad=False``) but
-    ``functorch.make_functional`` returns every parameter, frozen or not, so their kernel is
-    ours (``sample``) plus ``sigmoid(raw_i)·sigmoid(raw_j)``. ``--kernel sample-authors``
-    reproduces it (checked side by side with their code, docs/nerf.md); the proxy weights are
-    never trained (they are not the NeRF's parameters)."""
-
-    def __init__(self, field_net: nn.Module) -> None:
-        super().__init__()
-        self.field = field_net
-        self.proxy = nn.Linear(4, 1, bias=False)
-        with torch.no_grad():
-            self.proxy.weight.fill_(0.5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proxy(torch.sigmoid(self.field(x)))
-
-
-class NeRFAdjuster:
-    """IGA on the fine render plus the plain coarse loss: what :func:`iga.train.train` calls.
-
-    ``iga`` is an :class:`iga.IGA` over the batch's rays (one group each) whose model is the
-    kernel's function; :meth:`loss` takes the NeRF's output ``[R, 6]`` (fine, coarse), the
-    targets and the rays, and returns ``iga.loss(fine, target, kernel rows) + MSE(coarse)``.
-    """
-
-    def __init__(self, nerf: NeRF, iga: IGA, kernel: str) -> None:
-        self.nerf, self.iga, self.kernel = nerf, iga, kernel
-
-    @classmethod
-    def build(
-        cls, nerf: NeRF, batch_rays: int, kernel: str, method: MethodConfig, seed: int
-    ) -> NeRFAdjuster:
-        """The adjuster of ``method`` (end, start, ref, solver) for batches of ``batch_rays``."""
-        field_net = nerf.trained_field
-        if kernel == "ray":
-            # Rows are rays of many field points: only the generic (torch.func) eNTK applies.
-            model: nn.Module = RayRenderer(field_net, nerf.render_cfg.white_background)
-            output_fn, entk_method = None, "functorch"
-        elif kernel == "sample-authors":
-            model, output_fn, entk_method = AuthorsKernel(field_net), None, "auto"
-            model.to(next(field_net.parameters()))
-        else:
-            model, output_fn, entk_method = field_net, _sigmoid_proxy, "auto"
-        iga = IGA(
-            model,
-            torch.arange(batch_rays).reshape(-1, 1),
-            end=method.end,
-            start=method.start,
-            ref=method.ref,
-            every=1,
-            output_fn=output_fn,
-            entk_method=entk_method,
-            seed=seed,
-            solver=method.solver,
-            iters=method.solver_iters,
-        )
-        return cls(nerf, iga, kernel)
-
-    def loss(self, pred: torch.Tensor, target: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        rows = self.nerf.kernel_rows(inputs, self.kernel)
-        fine = self.iga.loss(pred[:, :3], target[:, :3], rows)
-        if pred.shape[1] == 3:
-            return fine
-        return fine + nn.functional.mse_loss(pred[:, 3:], target[:, 3:])
-
-    def stats(self) -> dict[str, Any]:
-        return self.iga.stats()
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.iga.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.iga.load_state_dict(state)
-
-
-DEAD_DRAWS = 10
-"""How many times a dead network is drawn again before the run gives up."""
-ALIVE_FRACTION = 0.01
-"""A network with σ > 0 at fewer than this fraction of the probe points counts as dead: with
-σ > 0 on a handful of points it can still get a gradient, but a seed-1 run of NeRF+IGA whose
-fine network was that (1 probe ray in 1024) rendered white for 600 steps (docs/nerf.md)."""
-
-
-def probe_rows(rays: torch.Tensor, near: float, far: float, n_samples: int) -> torch.Tensor:
-    """Field rows [P, 6] of a fixed probe: up to 1024 rays evenly strided over ``rays``
-    [N, 6], each at the midpoints of ``n_samples`` bins of [near, far]. It draws no random
-    number, so probing leaves every seed's random stream as it was."""
-    step = max(1, rays.shape[0] // 1024)
-    r = rays[::step][:1024]
-    edges = torch.linspace(near, far, n_samples + 1, dtype=r.dtype, device=r.device)
-    z = (0.5 * (edges[1:] + edges[:-1])).expand(r.shape[0], n_samples)
-    return _points(r[:, :3], r[:, 3:6], z).reshape(-1, 6)
-
-
-def is_dead(field_net: nn.Module, rows: torch.Tensor) -> bool:
-    """True when the field's density is zero (raw σ <= 0) at all but a fraction
-    :data:`ALIVE_FRACTION` of the rows. At none, every rendering weight is zero, no gradient
-    reaches the field, and it can never learn (ReLU density); at nearly none, it seldom does.
-    Probed on a copy, so BN's running statistics stay as they were."""
-    with torch.no_grad():
-        alive = (copy.deepcopy(field_net)(rows)[:, 3] > 0).float().mean()
-    return bool(alive < ALIVE_FRACTION)
-
-
-def redraw_dead(
-    nerf: NeRF, net: NeRFConfig, method: str, rows: torch.Tensor, seed: int
-) -> dict[str, int]:
-    """Draw each network of ``nerf`` that :func:`is_dead` on ``rows`` again (from the global
-    random stream, so deterministically per seed); returns the draws per network.
-
-    Raises:
-        ValueError: when a network is still dead after :data:`DEAD_DRAWS` draws.
-    """
-    draws = {}
-    device = rows.device
-    for name in ("coarse", "fine"):
-        if getattr(nerf, name) is None:
-            continue
-        k = 0
-        while is_dead(getattr(nerf, name), rows):
-            if k == DEAD_DRAWS:
-                raise ValueError(
-                    f"the {name} NeRF network renders (nearly) nothing (σ <= 0 almost "
-                    f"everywhere) after {DEAD_DRAWS} draws of its weights with --seed {seed}; "
-                    "try another "
-                    "--seed, --method bn or a wider network"
-                )
-            setattr(nerf, name, NeRFField(net, method).to(device))
-            k += 1
-        draws[name] = k
-    return draws
-
-
 def _plain_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     # nerf-pytorch's img_loss + img_loss0: the sum of the two renders' MSEs.
     loss = nn.functional.mse_loss(pred[:, :3], target[:, :3])
@@ -507,36 +258,6 @@ def score_views(
         if lp is not None:
             scores["lpips"].append(lp)
     return renders, scores
-
-
-def pose_spherical(theta: float, phi: float, radius: float) -> torch.Tensor:
-    """nerf-pytorch's turntable camera: on a sphere of ``radius`` at azimuth ``theta`` and
-    elevation ``phi`` (degrees), looking at the origin (Blender axes, z up)."""
-    t = torch.eye(4)
-    t[2, 3] = radius
-    p, th = math.radians(phi), math.radians(theta)
-    rot_phi = torch.tensor(
-        [
-            [1, 0, 0, 0],
-            [0, math.cos(p), -math.sin(p), 0],
-            [0, math.sin(p), math.cos(p), 0],
-            [0, 0, 0, 1],
-        ],
-        dtype=torch.float32,
-    )
-    rot_theta = torch.tensor(
-        [
-            [math.cos(th), 0, -math.sin(th), 0],
-            [0, 1, 0, 0],
-            [math.sin(th), 0, math.cos(th), 0],
-            [0, 0, 0, 1],
-        ],
-        dtype=torch.float32,
-    )
-    flip = torch.tensor(
-        [[-1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=torch.float32
-    )
-    return flip @ rot_theta @ rot_phi @ t
 
 
 class NeRFTask:
