@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from iga.tasks.function1d.bench import EXPERIMENTS, plan_to_dict
+from iga.tasks.function1d.plans import EXPERIMENTS, plan_to_dict
 
 OUT = Path("benchmarks/results/function1d/exp1_spread")
 MAIN = [f"w{w}-{m}" for w in (1024, 4096) for m in ("identity", "ntk-15", "entk-15", "iga-15")]

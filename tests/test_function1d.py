@@ -13,19 +13,16 @@ import torch
 import iga
 from iga.cli.app import _parser, main
 from iga.models.relu2 import TwoLayerReLU
-from iga.tasks.function1d.bench import EXPERIMENTS, load_plan, plan_to_dict
+from iga.tasks.function1d.plans import EXPERIMENTS, load_plan, plan_to_dict
+from iga.tasks.function1d.signal import SignalConfig, dft_bins, make_signal, relative_errors
 from iga.tasks.function1d.task import (
     AdjustConfig,
     FunctionFitConfig,
     NetConfig,
-    SignalConfig,
     build_adjuster,
     build_net,
     config_from_dict,
-    dft_bins,
     fit_function,
-    make_signal,
-    relative_errors,
 )
 from iga.train import TrainConfig
 
@@ -327,8 +324,9 @@ def test_a_diverged_run_is_reported_not_a_crash(tmp_path) -> None:
     # the step (it used to crash on the missing final MSE).
     from iga import harness
     from iga.tasks.function1d import bench as f1d
+    from iga.tasks.function1d import plans
 
-    plan = f1d.exp2_plan("cpu")
+    plan = plans.exp2_plan("cpu")
     keep = ["relu-vanilla", "relu-g8-end2"]
     runs = {}
     for name in keep:
@@ -341,9 +339,9 @@ def test_a_diverged_run_is_reported_not_a_crash(tmp_path) -> None:
                 cfg.train, steps=20, spectrum_every=10, lr=1e6 if "g8" in name else 1e-3
             ),
         )
-    small = f1d.Plan("function1d-exp2", "cpu", "tiny", runs, {k: k for k in keep}, {"p": keep})
+    small = plans.Plan("function1d-exp2", "cpu", "tiny", runs, {k: k for k in keep}, {"p": keep})
     path = tmp_path / "plan.json"
-    path.write_text(json.dumps(f1d.plan_to_dict(small)))
+    path.write_text(json.dumps(plans.plan_to_dict(small)))
     ro = harness.RunOptions(tier=str(path), out=str(tmp_path / "out"), quiet=True)
     harness.execute(f1d.setup("function1d-exp2", f1d.Options(), ro), ro, log=lambda _: 0)
     table = (tmp_path / "out" / "table.md").read_text()

@@ -15,17 +15,9 @@ import pytest
 trimesh = pytest.importorskip("trimesh")
 pytest.importorskip("igl")
 
-from iga.tasks.occupancy import mesh as mesh_data  # noqa: E402
-from iga.tasks.occupancy.mesh import (  # noqa: E402
-    Normalization,
-    cache_dir_default,
-    grid_bytes,
-    grid_points,
-    inside,
-    load_mesh,
-    normalize,
-    occupancy_grid,
-)
+from iga.tasks.occupancy import grid as grid_module  # noqa: E402
+from iga.tasks.occupancy.grid import cache_dir_default, grid_bytes, occupancy_grid  # noqa: E402
+from iga.tasks.occupancy.mesh import Normalization, grid_points, inside, load_mesh, normalize  # noqa: E402
 
 
 def _export(mesh, path: Path) -> Path:
@@ -380,7 +372,7 @@ def test_bad_resolution(box_file: Path, tmp_path: Path, resolution) -> None:
 
 
 def test_resolution_too_large_for_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mesh_data, "_physical_memory_bytes", lambda: 64 << 20)
+    monkeypatch.setattr(grid_module, "_physical_memory_bytes", lambda: 64 << 20)
     # Checked before the mesh is even read (the file does not exist).
     with pytest.raises(ValueError, match="use a smaller --resolution") as exc:
         occupancy_grid(tmp_path / "never-read.obj", 512, cache_dir=tmp_path)

@@ -334,7 +334,7 @@ def _spectrum_1d(
     """``--signal 1d``: the archs at initialisation on the middle sample of each group of
     ``--patch`` consecutive samples of the 1D task's line (``iga fit function``'s default
     signal: 2048 samples of [-1, 1], one output)."""
-    from iga.tasks.function1d.task import SignalConfig, make_signal
+    from iga.tasks.function1d.signal import SignalConfig, make_signal
 
     inputs = make_signal(SignalConfig()).inputs
     idx = torch.arange(opts.patch // 2, inputs.shape[0], opts.patch)

@@ -15,7 +15,8 @@ def _overrides() -> dict[str, dict[str, Any]]:
     argparse rejects bad values with the flag in the message."""
     from iga.core import SAMPLING
     from iga.optim import OPTIMIZERS
-    from iga.tasks.function1d.task import ADJUST_METHODS, COORDS, net_archs
+    from iga.tasks.function1d.signal import COORDS
+    from iga.tasks.function1d.task import ADJUST_METHODS, net_archs
 
     return {
         "lr": {"help": "learning rate of the optimizer"},

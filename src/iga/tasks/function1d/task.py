@@ -25,8 +25,6 @@ time, ``delta_<bin>`` per frequency, eNTK condition numbers when logged), ``summ
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,17 +32,24 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from torch import nn
 
 from iga.adjusters import FixedAdjustment
 from iga.core import IGA, balance, ntk_two_layer_relu
 from iga.core import groups as groups_mod
-from iga.io import CSVAppender, save_figure
+from iga.io import CSVAppender
 from iga.models import ARCH_OPTIONS, build
 from iga.models.relu2 import TwoLayerReLU
 from iga.tasks.base import Fit, fit
 from iga.tasks.base import config_from_dict as _config_from_dict
+from iga.tasks.function1d.figures import _fit_plot, delta_heatmaps, mse_curves
+from iga.tasks.function1d.signal import (
+    Signal,
+    SignalConfig,
+    dft_bins,
+    make_signal,
+    relative_errors,
+)
 from iga.train import TrainConfig, TrainResult, build_iga
 
 __all__ = [
@@ -67,7 +72,6 @@ __all__ = [
 ]
 
 ADJUST_METHODS = ("vanilla", "ntk", "entk", "iga")
-COORDS = ("line", "circle")
 NET_ARCHS = ("arora", *ARCH_OPTIONS)
 """The archs ``--arch`` accepts when this module is loaded (see :func:`net_archs`)."""
 
@@ -80,68 +84,8 @@ def net_archs() -> tuple[str, ...]:
 
 STAT_KEYS = ("lambda_max", "lambda_ref", "cond_before", "cond_after")
 
-_DPI = 110
-
 
 # --- configs ----------------------------------------------------------------------------------
-
-
-def _parse_number(text: str) -> float:
-    """``"2"``, ``"-0.5"``, ``"pi"``, ``"2pi"``, ``"-1.5pi"`` -> float."""
-    t = text.strip().lower().replace(" ", "")
-    m = re.fullmatch(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)?(\*?pi)?", t)
-    if not t or m is None or (m.group(1) is None and m.group(2) is None):
-        raise ValueError(f"cannot read {text!r} as a number; write e.g. 0.5, -1 or 2pi")
-    value = float(m.group(1)) if m.group(1) not in (None, "+", "-") else 1.0
-    return value * math.pi if m.group(2) else value
-
-
-def _parse_list(text: str, name: str) -> list[float]:
-    items = [s for s in text.split(",") if s.strip()]
-    if not items:
-        raise ValueError(f"{name} is empty; give comma-separated numbers, e.g. 20,40,60")
-    try:
-        return [_parse_number(s) for s in items]
-    except ValueError as e:
-        raise ValueError(f"{name} {text}: {e}") from None
-
-
-@dataclass
-class SignalConfig:
-    """The target ``Σ_j sin(c_j π t)`` on N samples of a domain."""
-
-    freqs: str = field(
-        default="10,20,30,40,50,60",
-        metadata={"help": "comma-separated c_j of the target Σ sin(c_j·π·t)"},
-    )
-    domain: str = field(
-        default="-1,1", metadata={"help": "sampled interval of t as 'lo,hi' (e.g. 0,2pi)"}
-    )
-    points: int = field(default=2048, metadata={"help": "number of samples N"})
-    coords: str = field(
-        default="line",
-        metadata={"help": "network input: line (x = t) or circle (x = (cos t, sin t))"},
-    )
-
-    def __post_init__(self) -> None:
-        if self.coords not in COORDS:
-            raise ValueError(f"unknown --coords {self.coords!r}; choose one of {', '.join(COORDS)}")
-        if isinstance(self.points, bool) or not isinstance(self.points, int) or self.points < 8:
-            raise ValueError(f"--points must be an int >= 8; got {self.points!r}")
-        lo_hi = _parse_list(self.domain, "--domain")
-        if len(lo_hi) != 2 or not lo_hi[0] < lo_hi[1]:
-            raise ValueError(f"--domain must be 'lo,hi' with lo < hi; got {self.domain!r}")
-        dft_bins(self)  # the frequencies: positive, on DFT bins, below Nyquist, distinct
-
-    @property
-    def coefficients(self) -> list[float]:
-        """The c_j (target term j is sin(c_j π t))."""
-        return _parse_list(self.freqs, "--freqs")
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        lo, hi = _parse_list(self.domain, "--domain")
-        return lo, hi
 
 
 @dataclass
@@ -240,115 +184,6 @@ def config_from_dict(data: Mapping[str, Any]) -> FunctionFitConfig:
 # --- the signal -------------------------------------------------------------------------------
 
 
-@dataclass
-class Signal:
-    """Sampled target and network inputs."""
-
-    t: torch.Tensor
-    """[N] sample positions in the domain."""
-    inputs: torch.Tensor
-    """[N, 1] (line) or [N, 2] (circle) network inputs."""
-    target: torch.Tensor
-    """[N, 1] target values."""
-    bins: list[int]
-    """DFT bin of each target frequency, ascending."""
-
-
-BIN_TOLERANCE = 1e-6
-"""How far (in bins) a line signal's cycle count may be from a whole number (round-off)."""
-
-
-def dft_bins(cfg: SignalConfig) -> list[int]:
-    """The DFT bin of each target frequency, in ascending order.
-
-    sin(c π t) has c/2 cycles per unit of t. With sample spacing h the N-point DFT bin k
-    sits at k/(N h) cycles per unit, so the bin is ``c/2 · N h`` rounded.
-
-    Frequencies must be positive (sin(−cπt) = −sin(cπt) would be relabelled), below Nyquist
-    and in distinct bins. With ``coords="line"`` each must also make a whole number of cycles
-    over the domain, ``c·(hi − lo)/2`` (within :data:`BIN_TOLERANCE`), so that Δ_k is read at
-    the bin that holds it rather than at a neighbour of an in-between frequency. On the
-    circle, frequencies between bins are read at the nearest bin: the paper's Exp. 1 uses
-    0.4, 0.8, 1.6, 3.2 on [0, 2π), which are not whole cycles (bins 1, 3, 5, 10).
-    """
-    lo, hi = cfg.bounds
-    n = cfg.points
-    coefficients = cfg.coefficients
-    negative = [c for c in coefficients if c <= 0]
-    if negative:
-        raise ValueError(
-            f"--freqs {cfg.freqs}: frequencies must be positive; got {negative[0]:g} "
-            "(sin(-cπt) = -sin(cπt): drop the sign)"
-        )
-    if cfg.coords == "line":
-        for c in coefficients:
-            cycles = c * (hi - lo) / 2
-            if abs(cycles - round(cycles)) > BIN_TOLERANCE * max(1.0, cycles):
-                k = math.floor(cycles)
-                raise ValueError(
-                    f"--freqs {cfg.freqs}: {c:g} makes {cycles:.4g} cycles over --domain "
-                    f"{cfg.domain}, between DFT bins {k} and {k + 1}; choose frequencies with "
-                    f"whole cycles (c·(hi-lo)/2 an integer, e.g. {2 * max(k, 1) / (hi - lo):g})"
-                )
-    h = (hi - lo) / (n if cfg.coords == "circle" else n - 1)
-    bins = [round(c / 2 * n * h) for c in coefficients]
-    if any(b < 1 for b in bins):
-        raise ValueError(
-            f"--freqs {cfg.freqs}: a frequency is below one cycle over the domain; "
-            "raise it or widen --domain"
-        )
-    if any(b >= n // 2 for b in bins):
-        raise ValueError(
-            f"--freqs {cfg.freqs}: a frequency is at or above Nyquist for {n} points; "
-            "use more --points"
-        )
-    if len(set(bins)) != len(bins):
-        raise ValueError(
-            f"--freqs {cfg.freqs}: frequencies fall into the same DFT bins {bins}; "
-            "separate them more"
-        )
-    return sorted(bins)
-
-
-def make_signal(cfg: SignalConfig, dtype: torch.dtype = torch.float32) -> Signal:
-    """Sample the target and build the network inputs (see the module docstring)."""
-    lo, hi = cfg.bounds
-    n = cfg.points
-    t64 = (
-        lo + (hi - lo) * torch.arange(n, dtype=torch.float64) / n
-        if cfg.coords == "circle"
-        else torch.linspace(lo, hi, n, dtype=torch.float64)
-    )
-    y = sum(torch.sin(c * math.pi * t64) for c in cfg.coefficients)
-    assert isinstance(y, torch.Tensor)
-    if cfg.coords == "circle":
-        x = torch.stack([torch.cos(t64), torch.sin(t64)], dim=1)
-    else:
-        x = t64[:, None]
-    return Signal(t64.to(dtype), x.to(dtype), y[:, None].to(dtype), dft_bins(cfg))
-
-
-def relative_errors(pred: torch.Tensor, target: torch.Tensor, bins: Sequence[int]) -> torch.Tensor:
-    """Δ_k = |F[target](k) − F[pred](k)| / |F[target](k)| for each DFT bin k (float64 [K]).
-
-    ``pred`` and ``target`` are [N] or [N, 1] samples; F is the N-point DFT.
-    """
-    p = pred.detach().reshape(-1).to("cpu", torch.float64)
-    g = target.detach().reshape(-1).to("cpu", torch.float64)
-    if p.shape != g.shape:
-        raise ValueError(
-            f"pred has {p.numel()} samples but target {g.numel()}; pass the same N points"
-        )
-    idx = torch.as_tensor(list(bins), dtype=torch.long)
-    if idx.numel() and (idx.min() < 0 or idx.max() > g.numel() // 2):
-        raise ValueError(f"bins {list(bins)} must lie in [0, {g.numel() // 2}] for N={g.numel()}")
-    G = torch.fft.rfft(g)[idx]
-    R = torch.fft.rfft(g - p)[idx]
-    if (G.abs() == 0).any():
-        raise ValueError("the target has no energy at some requested bin; choose other bins")
-    return R.abs() / G.abs()
-
-
 # --- networks and adjusters -------------------------------------------------------------------
 
 
@@ -378,100 +213,6 @@ def build_adjuster(
 
 
 # --- figures ----------------------------------------------------------------------------------
-
-
-def mse_curves(
-    panels: Mapping[str, Mapping[str, tuple[Sequence[int], Sequence[float]]]],
-    path: str | Path,
-    title: str | None = None,
-) -> Path:
-    """MSE (log scale) against step: one subplot per panel, one line per run label."""
-    if not panels:
-        raise ValueError("mse_curves needs at least one panel; pass {panel: {label: curve}}")
-    n = len(panels)
-    fig = Figure(figsize=(4.2 * n, 3.4), dpi=_DPI, layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
-    for ax, (name, curves) in zip(axes, panels.items(), strict=True):
-        for label, (steps, values) in curves.items():
-            y = np.asarray(values, dtype=np.float64)
-            ax.plot(np.asarray(steps), np.where(y > 0, y, np.nan), label=label, linewidth=1.3)
-        ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel("MSE")
-        ax.set_title(name, fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return save_figure(fig, path)
-
-
-def delta_heatmaps(
-    grid: Sequence[Sequence[tuple[str, Sequence[int], np.ndarray] | None]],
-    bins: Sequence[int],
-    path: str | Path,
-    title: str | None = None,
-) -> Path:
-    """Δ_k heatmaps (frequency × step), one shared colour scale [0, 1] (darker = worse).
-
-    ``grid[row][col]`` is ``(label, steps, deltas[len(steps), len(bins)])`` or None for an
-    empty cell. Values above 1 (early in training) are shown as 1, like the paper's figures.
-    """
-    rows = len(grid)
-    cols = max((len(r) for r in grid), default=0)
-    if rows == 0 or cols == 0:
-        raise ValueError("delta_heatmaps needs at least one cell")
-    fig = Figure(
-        figsize=(3.0 * cols + 0.8, 1.0 + 0.25 * len(bins) * rows + 0.35 * rows),
-        dpi=_DPI,
-        layout="constrained",
-    )
-    axes = fig.subplots(rows, cols, squeeze=False)
-    mappable = None
-    for r in range(rows):
-        for c in range(cols):
-            ax = axes[r][c]
-            cell = grid[r][c] if c < len(grid[r]) else None
-            if cell is None:
-                ax.set_axis_off()
-                continue
-            label, steps, deltas = cell
-            d = np.clip(np.asarray(deltas, dtype=np.float64).T, 0.0, 1.0)
-            s = np.asarray(steps)
-            mappable = ax.imshow(
-                d,
-                aspect="auto",
-                origin="lower",
-                cmap="magma_r",
-                vmin=0.0,
-                vmax=1.0,
-                interpolation="nearest",
-                extent=(float(s[0]), float(s[-1]), -0.5, len(bins) - 0.5),
-            )
-            ax.set_yticks(range(len(bins)), [str(b) for b in bins], fontsize=7)
-            ax.set_title(label, fontsize=8)
-            ax.tick_params(axis="x", labelsize=7)
-            if c == 0:
-                ax.set_ylabel("DFT bin k", fontsize=8)
-            if r == rows - 1:
-                ax.set_xlabel("step", fontsize=8)
-    if mappable is not None:
-        fig.colorbar(mappable, ax=axes.ravel().tolist(), label="Δ_k", shrink=0.8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return save_figure(fig, path)
-
-
-def _fit_plot(signal: Signal, pred: torch.Tensor, path: Path, title: str) -> Path:
-    fig = Figure(figsize=(7.0, 2.8), dpi=_DPI, layout="constrained")
-    ax = fig.add_subplot()
-    t = signal.t.numpy()
-    ax.plot(t, signal.target[:, 0].numpy(), label="target", linewidth=1.0, color="0.3")
-    ax.plot(t, pred[:, 0].cpu().numpy(), label="network", linewidth=0.9, color="tab:red")
-    ax.set_xlabel("t")
-    ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=9)
-    return save_figure(fig, path)
 
 
 # --- a run ------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
 from iga.tasks.image.task import ModelConfig
-from iga.tasks.occupancy.mesh import OccupancyGrid, inside, occupancy_grid
+from iga.tasks.occupancy.grid import OccupancyGrid, occupancy_grid
+from iga.tasks.occupancy.mesh import inside
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = [
