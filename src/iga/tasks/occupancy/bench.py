@@ -103,8 +103,7 @@ def figures(report: Report, out: Path) -> None:
     import trimesh
 
     from iga.figures import plots3d
-    from iga.tasks.occupancy.mesh import load_mesh, normalize
-    from iga.tasks.occupancy.task import upright
+    from iga.tasks.occupancy.mesh import load_mesh, normalize, upright
 
     p = report.plan
     up = p.context.config.up

@@ -54,6 +54,7 @@ __all__ = [
     "inside",
     "load_mesh",
     "normalize",
+    "upright",
 ]
 
 #: The inside test, as recorded in the cache key (a different test must not reuse grids).
@@ -334,3 +335,14 @@ def _check_resolution(resolution: Any) -> int:
     if r < 2:
         raise error
     return r
+
+
+def upright(vertices: np.ndarray, up: str) -> np.ndarray:
+    """``vertices`` rotated so that axis ``up`` points along +z (the renderer's up); a proper
+    rotation, so the faces keep their orientation. Scanned meshes (OBJ/PLY) are usually y-up."""
+    v = np.asarray(vertices)
+    if up == "y":
+        return np.stack((v[:, 0], -v[:, 2], v[:, 1]), axis=1)
+    if up == "x":
+        return v[:, [1, 2, 0]]
+    return v

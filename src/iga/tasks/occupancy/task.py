@@ -47,7 +47,7 @@ from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
 from iga.tasks.image.task import ModelConfig
 from iga.tasks.occupancy.grid import OccupancyGrid, occupancy_grid
-from iga.tasks.occupancy.mesh import inside
+from iga.tasks.occupancy.mesh import inside, upright
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
     "flat_coords",
     "make_groups",
     "run_key",
-    "upright",
 ]
 
 GROUP_SHAPES = ("blocks", "runs")
@@ -416,17 +415,6 @@ class OccupancyTask:
             "watertight": bool(grid.watertight),
             "faces": int(len(surface.faces)) if surface is not None else 0,
         }
-
-
-def upright(vertices: np.ndarray, up: str) -> np.ndarray:
-    """``vertices`` rotated so that axis ``up`` points along +z (the renderer's up); a proper
-    rotation, so the faces keep their orientation. Scanned meshes (OBJ/PLY) are usually y-up."""
-    v = np.asarray(vertices)
-    if up == "y":
-        return np.stack((v[:, 0], -v[:, 2], v[:, 1]), axis=1)
-    if up == "x":
-        return v[:, [1, 2, 0]]
-    return v
 
 
 def _sample_surface(mesh: Any, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
