@@ -34,11 +34,11 @@ test: $(STAMP)
 test-ci: $(RAY_STAMP)
 	IGA_REQUIRE_RAY=1 $(BIN)/pytest -q
 
-## bench: IGA overhead over a vanilla step at widths 256 and 64 (results in benchmarks/results)
+## bench: IGA overhead over a vanilla step at widths 256 and 64 (results in results)
 bench: $(STAMP)
-	mkdir -p benchmarks/results
-	$(BIN)/iga bench overhead --width 256 --threads 2 --save benchmarks/results/overhead_w256.json
-	$(BIN)/iga bench overhead --width 64 --threads 2 --save benchmarks/results/overhead_w64.json
+	mkdir -p results
+	$(BIN)/iga bench overhead --width 256 --threads 2 --save results/overhead_w256.json
+	$(BIN)/iga bench overhead --width 64 --threads 2 --save results/overhead_w64.json
 
 ## bench-image: the paper's Kodak table at CPU scale (resumable; hours on 2 CPU cores)
 bench-image: $(STAMP)
@@ -55,12 +55,12 @@ experiments: $(STAMP)
 
 ## lint: ruff
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests probes examples
+	$(BIN)/ruff format --check src tests probes examples
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests probes examples
+	$(BIN)/ruff check --fix src tests probes examples
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

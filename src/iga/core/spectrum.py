@@ -34,7 +34,10 @@ __all__ = [
     "NonFiniteKernel",
     "balance",
     "balance_matrix",
+    "eigh_desc",
     "ntk_two_layer_relu",
+    "spectrum_scales",
+    "subspace_eigs",
     "top_eigh",
 ]
 
@@ -158,7 +161,7 @@ def _check_index(name: str, value: int, n: int) -> None:
 _BLAS = ThreadpoolController()
 
 
-def _eigh_desc(K: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def eigh_desc(K: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top ``k`` (default all) eigenpairs of K in float64, eigenvalues descending."""
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
         raise ValueError(f"K must be a square matrix; got shape {tuple(K.shape)}")
@@ -181,7 +184,7 @@ def _eigh_desc(K: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, tor
     return (ev, V) if k is None else (ev[:k], V[:, :k])
 
 
-def _subspace(
+def subspace_eigs(
     K64: torch.Tensor, block: torch.Tensor, iters: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Block subspace iteration from ``block`` and a Rayleigh-Ritz step: Ritz values
@@ -220,7 +223,7 @@ def top_eigh(
         ``(eigenvalues [k or b], eigenvectors [n, k or b], residuals [b] or None)``.
     """
     if warm is None:
-        ev, V = _eigh_desc(K, k)
+        ev, V = eigh_desc(K, k)
         return ev, V, None
     if warm.ndim != 2 or warm.shape[0] != K.shape[0] or warm.shape[1] < k:
         raise ValueError(
@@ -229,10 +232,12 @@ def top_eigh(
         )
     K64 = K.detach().to(torch.float64)
     K64 = (K64 + K64.T) / 2
-    return _subspace(K64, warm.to(K64.device, torch.float64), max(1, int(iters)))
+    return subspace_eigs(K64, warm.to(K64.device, torch.float64), max(1, int(iters)))
 
 
-def _scales(ev: torch.Tensor, end: int, start: int, ref: str) -> tuple[torch.Tensor, torch.Tensor]:
+def spectrum_scales(
+    ev: torch.Tensor, end: int, start: int, ref: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     # A tiny negative λ_end (round-off on a singular K) must not flip gradient signs.
     lam_ref = ev[end if ref == "end" else start].clamp_min(0.0)
     scale = torch.ones_like(ev)
@@ -246,7 +251,7 @@ COLD_START_MIN = 1024
 """From this many groups on, the subspace solver's first refresh (no previous block to start
 from) starts from a random block instead of an exact decomposition (measured on PE width 64,
 kodim01 at 768×512, 6,144 groups: 1.5 s for 4 iterations, residual 0.025, against 36 s for the
-exact top 31 on one thread; ``benchmarks/cold_start_probe.py``). Below it the exact solve costs
+exact top 31 on one thread; ``probes/cold_start_probe.py``). Below it the exact solve costs
 milliseconds, and runs made before this rule keep their results."""
 COLD_START_ITERS = 4
 """Subspace iterations of a cold start (at least ``iters``); the residual test still decides,
@@ -304,7 +309,7 @@ def balance(
         if ref not in ("end", "start"):
             raise ValueError(f"ref must be 'end' or 'start'; got {ref!r}")
         if end == 0 and start == 0:
-            _eigh_desc(K, 1)  # validates K
+            eigh_desc(K, 1)  # validates K
             empty = torch.zeros(0, dtype=torch.float64)
             return Balanced(empty, empty, float("nan"), K.detach(), info=info)
         _check_index("end", end, n)
@@ -328,7 +333,7 @@ def balance(
                     warm = torch.linalg.qr(start_block).Q.to(K.device)
                 steps = max(COLD_START_ITERS, int(iters)) if cold else iters
                 th, Vb, res = top_eigh(K, k, warm, steps)
-                scale, lam_ref = _scales(th[:k], end, start, ref)
+                scale, lam_ref = spectrum_scales(th[:k], end, start, ref)
                 weight = torch.ones_like(scale)
                 weight[:end] = 1 - scale[:end]
                 rel = res[:k] / th[:k].abs().clamp_min(torch.finfo(torch.float64).tiny)
@@ -339,15 +344,15 @@ def balance(
                 else:
                     info["fell_back"] = True
             if ev is None:
-                evb, Vb = _eigh_desc(K, b)
+                evb, Vb = eigh_desc(K, b)
                 ev, V, block = evb[:k], Vb[:, :k], Vb
         else:
-            ev, V = _eigh_desc(K, k)
-        scale, lam_ref = _scales(ev, end, start, ref)
+            ev, V = eigh_desc(K, k)
+        scale, lam_ref = spectrum_scales(ev, end, start, ref)
         lam_ref_f = float(lam_ref)
         full = None
     else:
-        ev, V = _eigh_desc(K)
+        ev, V = eigh_desc(K)
         want = torch.as_tensor(target(ev.clone()), dtype=torch.float64, device=ev.device)
         if want.shape != ev.shape or not torch.isfinite(want).all():
             raise ValueError(

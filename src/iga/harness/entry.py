@@ -73,7 +73,7 @@ def execute(setup: Mapping[str, Any], ro: RunOptions, log: Callable[[str], None]
     from iga.sweep import make_executor
 
     b: Bench = setup["bench"]
-    out = ro.out or f"benchmarks/results/{b.name}"
+    out = ro.out or f"results/{b.name}"
     options = {**setup.get("options", {}), "threads": ro.threads}
     p = plan(
         b,

@@ -15,7 +15,7 @@ The spectrum follows the authors' ``get_spectrum`` (``src/spectum_utils.py``) fo
    entries that are not redundant under conjugate symmetry; drop ``s = 0`` (the mean);
 4. keep the first ``crop`` entries (their image recipe: 64).
 
-``benchmarks/fresh_authors_side_by_side.py`` checks these spectra, distances and choices
+``probes/fresh_authors_side_by_side.py`` checks these spectra, distances and choices
 against the authors' functions.
 
 Which hyperparameter (:data:`FRESH_PARAMS`): SIREN's and FINER's first-layer ω₀ (their

@@ -128,7 +128,7 @@ RIVALS: dict[str, Rival] = {
     ),
 }
 """Weight scaling's α = 2: the best of α ∈ {1, 2, 3} at width 256 in
-``benchmarks/weight_scale_probe.py`` (at the tier's width 64 every α > 1 was worse)."""
+``probes/weight_scale_probe.py`` (at the tier's width 64 every α > 1 was worse)."""
 LABELS = {
     "arch": {"relu": "ReLU", "pe": "PE", "siren": "SIREN"},
     "method": {k: r.label for k, r in RIVALS.items()},
@@ -139,7 +139,7 @@ METRICS = (
     Metric("ssim", "SSIM", ".4f"),
 )
 """No timing column: these runs share the machine; time to quality is measured apart, alone
-(``benchmarks/time_to_quality.py``)."""
+(``probes/time_to_quality.py``)."""
 
 
 def applies(method: str, arch: str) -> bool:

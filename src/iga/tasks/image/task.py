@@ -127,7 +127,8 @@ def _clipped_psnr(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(((p.clamp(0, 1) - t) ** 2).mean())
 
 
-def _build(cfg: ImageFitConfig, options: dict[str, Any], seed: int) -> torch.nn.Module:
+def build_with(cfg: ImageFitConfig, options: dict[str, Any], seed: int) -> torch.nn.Module:
+    """The model of ``cfg`` with these model ``options`` and ``seed`` instead of its own."""
     return build(
         cfg.model.arch,
         2,
@@ -161,7 +162,7 @@ def fresh_choice(cfg: ImageFitConfig) -> fresh.FreshChoice | None:
         data = ImageData.from_file(cfg.path, size=size, scale=cfg.scale)
         _FRESH_CACHE[key] = fresh.select(
             cfg.model.arch,
-            lambda extra, seed: _build(cfg, {**cfg.model.options, **extra}, seed),
+            lambda extra, seed: build_with(cfg, {**cfg.model.options, **extra}, seed),
             data.coords,
             data.target,
             (data.height, data.width),
@@ -176,7 +177,7 @@ def build_model(cfg: ImageFitConfig) -> torch.nn.Module:
     with ``--fresh``, at FreSh's choice of the embedding frequency (:func:`fresh_choice`)."""
     choice = fresh_choice(cfg)
     extra = {} if choice is None else {choice.param: choice.value}
-    return _build(cfg, {**cfg.model.options, **extra}, cfg.train.seed)
+    return build_with(cfg, {**cfg.model.options, **extra}, cfg.train.seed)
 
 
 class ImageTask:

@@ -203,8 +203,8 @@ class NeRFFitConfig:
         return self.train.lr or recipe_lr(self.train.optimizer, "pe") or NERF_LR
 
 
-def _plain_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    # nerf-pytorch's img_loss + img_loss0: the sum of the two renders' MSEs.
+def plain_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """nerf-pytorch's img_loss + img_loss0: the sum of the fine and coarse renders' MSEs."""
     loss = nn.functional.mse_loss(pred[:, :3], target[:, :3])
     if pred.shape[1] > 3:
         loss = loss + nn.functional.mse_loss(pred[:, 3:], target[:, 3:])
@@ -215,7 +215,7 @@ def _fine_psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(((pred[:, :3] - target[:, :3]) ** 2).mean())
 
 
-def _view_rays(scene: BlenderScene, poses: torch.Tensor) -> torch.Tensor:
+def view_rays(scene: BlenderScene, poses: torch.Tensor) -> torch.Tensor:
     """Rays [V, H, W, 6] of camera poses [V, 4, 4] at the scene's size and focal length."""
     out = []
     for c2w in poses:
@@ -249,7 +249,7 @@ def score_views(
     device = next(model.parameters()).device
     renders: list[torch.Tensor] = []
     scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "lpips": []}
-    for r, img in zip(_view_rays(scene, scene.poses), scene.images, strict=True):
+    for r, img in zip(view_rays(scene, scene.poses), scene.images, strict=True):
         pred = render_image(model, r.to(device), chunk).cpu()
         renders.append(pred)
         scores["psnr"].append(metrics.psnr(pred, img))
@@ -295,7 +295,7 @@ class NeRFTask:
             raise ValueError(
                 f"--end {cfg.method.end} must be smaller than --batch-rays {cfg.batch_rays}"
             )
-        rays = _view_rays(train_scene, train_scene.poses).to(device)  # [V, H, W, 6]
+        rays = view_rays(train_scene, train_scene.poses).to(device)  # [V, H, W, 6]
         target = train_scene.images.to(device)
         field_method = cfg.method.method if cfg.method.method in ("fr", "bn") else "vanilla"
         model = NeRF(cfg.net, cfg.render, train_scene.near, train_scene.far, field_method)
@@ -332,7 +332,7 @@ class NeRFTask:
             return rays.reshape(-1, 6)[pix], both(target.reshape(-1, 3)[pix])
 
         val = self._load(cfg, "val", cfg.val_views) if cfg.val_views else None
-        val_rays = _view_rays(val, val.poses).to(device) if val is not None else None
+        val_rays = view_rays(val, val.poses).to(device) if val is not None else None
 
         def validate(m: nn.Module) -> dict[str, Any]:
             assert val is not None and val_rays is not None
@@ -352,7 +352,7 @@ class NeRFTask:
             target=torch.empty(0, n_out),
             groups=torch.arange(batch).reshape(-1, 1),
             batch=draw,
-            loss=_plain_loss,
+            loss=plain_loss,
             score=_fine_psnr,
             score_name="psnr_train",
             validate=validate if val is not None else None,
@@ -401,7 +401,7 @@ class NeRFTask:
             frames = []
             for k in range(cfg.turntable_frames):
                 c2w = pose_spherical(-180 + 360 * k / cfg.turntable_frames, -30.0, 4.0)
-                r = _view_rays(test, c2w[None])[0].to(device)
+                r = view_rays(test, c2w[None])[0].to(device)
                 frames.append(render_image(model, r, cfg.render.chunk).cpu())
             save_gif(out / "turntable.gif", frames)
         curves = {

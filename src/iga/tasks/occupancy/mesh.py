@@ -16,7 +16,7 @@ A user's mesh becomes an occupancy grid ``bool [R, R, R]`` over [-1, 1]³ (paper
    (``<cache_dir>/occupancy-<key>.npz``, keyed by the file's SHA-256, R, margin, method and
    format version).
 
-Why the winding number (measured in ``benchmarks/results/occupancy/inside_test.md``, one
+Why the winding number (measured in ``results/occupancy/inside_test.md``, one
 thread, bunny/armadillo/dragon at R = 128 and 256): the fast winding number classified every
 compared grid point exactly like libigl's exact winding number (all of 128³, 2M random points
 of 256³; largest |Δw| about 6e-3, far from the 0.5 threshold), as well as 60k points within
