@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from iga.core import IGA
 from iga.core.spectrum import SOLVERS, NonFiniteKernel
+from iga.methods import METHODS
 from iga.optim import (
     ESGD,
     OPTIMIZERS,
@@ -45,9 +46,7 @@ __all__ = [
     "train",
 ]
 
-METHODS = ("vanilla", "fr", "bn", "iga")
-"""vanilla, fr and bn train with the plain MSE gradient (fr/bn change the model, built by the
-task through ``iga.models.build(..., method=...)``); iga adjusts the gradient."""
+# The --method registry (vanilla, fr, bn, iga and plugins): see iga.methods.
 
 
 class Adjuster(Protocol):
@@ -218,8 +217,10 @@ def build_iga(model: nn.Module, groups: torch.Tensor, cfg: Any, seed: int = 0) -
 def make_adjuster(
     model: nn.Module, groups: torch.Tensor, cfg: MethodConfig, seed: int = 0
 ) -> IGA | None:
-    """The IGA adjuster for ``cfg`` (None for vanilla, fr and bn: plain MSE gradient)."""
-    return build_iga(model, groups, cfg, seed) if cfg.method == "iga" else None
+    """The adjuster of ``cfg``'s method (:mod:`iga.methods`; None for vanilla, fr and bn:
+    the plain gradient)."""
+    spec = METHODS.get(cfg.method)
+    return spec.adjuster(model, groups, cfg, seed) if spec and spec.adjuster else None
 
 
 @dataclass

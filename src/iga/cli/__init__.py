@@ -4,11 +4,11 @@
 task registry (:func:`iga.tasks.registry.tasks`); options come from the dataclass configs
 (:mod:`iga.cli.configcli`), so the defaults live in one place and ``--help`` shows them.
 
-    iga fit image PATH [--arch pe --method iga --end 20 --patch 8 --size 192x128 ...]
+    iga fit TASK INPUT [--arch pe --method iga --end 20 ...]   # one per registered task
     iga demo [--steps 2000 --out runs/demo]
     iga bench overhead [--json --width 256 --archs relu,pe,siren]
-    iga bench image [--tier cpu --protocol paper|fair]
-    iga analyze spectrum|bands|training|regions ...
+    iga bench NAME / iga experiment NAME [--tier cpu ...]    # the tasks' declarations
+    iga analyze NAME ...                                     # iga.analysis.commands
 """
 
 from iga.cli.app import main

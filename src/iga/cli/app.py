@@ -107,65 +107,19 @@ def _add_demo(sub: Any, specs: list[Any]) -> None:
 
 
 def _add_analyze(sub: Any) -> None:
-    from iga.analysis.bands import BandsOptions
-    from iga.analysis.regions import RegionsOptions
-    from iga.analysis.spectrum import SpectrumOptions
-    from iga.analysis.training import TrainingOptions
+    from iga.analysis.commands import ANALYSES
 
     analyze = sub.add_parser(
         "analyze", help="diagnostics: eNTK spectra, frequency-band errors, activation regions"
     )
     analyze_sub = analyze.add_subparsers(dest="analysis", required=True)
-    spec = analyze_sub.add_parser(
-        "spectrum",
-        help="eNTK spectra of archs at initialisation (K and IGA's K·S) or of trained runs",
-        description="eNTK eigenvalues on one point per patch (the patch centre), with their "
-        "condition number, normalised variance Var/mean² and effective rank: of several archs "
-        "at initialisation (over seeds) and, for the first arch, K against IGA's K·S "
-        "(spectra_archs.png, spectra_iga.png, spectra.json); or, with --run, of the saved "
-        "weights of `iga fit image` runs (spectra_runs.png, spectra.json). See docs/analyze.md.",
-    )
-    configcli.add_options(spec, SpectrumOptions, skip=("runs",))
-    spec.add_argument(
-        "--run",
-        action="append",
-        default=[],
-        metavar="RUN_DIR",
-        help="run directory of `iga fit image` (repeatable or comma-separated); its weights' "
-        "spectrum replaces the arch comparison",
-    )
-    spec.set_defaults(func=commands.analyze_spectrum)
-    bands = analyze_sub.add_parser(
-        "bands",
-        help="per-frequency-band relative errors of image fits along training",
-        description="Fit an image with each method (the image task's defaults for lr and "
-        "schedule), logging the relative error of the residual in each radial frequency band "
-        "every --every steps (metrics.csv of out/<method>), then write bands.png (band x step "
-        "heatmaps and the final errors) and bands.json. See docs/analyze.md.",
-    )
-    configcli.add_options(bands, BandsOptions)
-    bands.set_defaults(func=commands.analyze)
-    training = analyze_sub.add_parser(
-        "training",
-        help="eNTK spectra and band errors along training, per method and seed",
-        description="Fit an image with each method and seed, probing every --every steps the "
-        "eNTK on the patch centres (condition number, Var/mean², effective rank; of K and of "
-        "IGA's K·S for --end) and the per-band errors; then write spectra_training.png, "
-        "bands.png, band_ratio.png and training.json. See docs/analyze.md.",
-    )
-    configcli.add_options(training, TrainingOptions, skip=("seed",))
-    training.set_defaults(func=commands.analyze)
-    regions = analyze_sub.add_parser(
-        "regions",
-        help="activation (linear) regions of ReLU INRs along training",
-        description="Fit an image with each ReLU arch (relu, pe) and method, counting every "
-        "--every steps the connected regions of constant activation pattern on the pixel "
-        "grid; write regions.png (counts, boundary maps, errors) and regions.json with the "
-        "correlation of the local region density with the target's detail and with the "
-        "error drop. See docs/analyze.md.",
-    )
-    configcli.add_options(regions, RegionsOptions)
-    regions.set_defaults(func=commands.analyze)
+    for spec in ANALYSES.values():
+        p = analyze_sub.add_parser(spec.name, help=spec.help, description=spec.description)
+        options, _ = spec.load()
+        configcli.add_options(p, options, skip=spec.skip)
+        if spec.add_arguments is not None:
+            spec.add_arguments(p)
+        p.set_defaults(func=lambda ns, s=spec: commands.analyze(s, ns))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from iga.analysis.commands import AnalysisSpec
 from iga.cli import configcli
 from iga.io import atomic_write_text
 from iga.tasks.registry import TaskSpec
 
 __all__ = [
     "analyze",
-    "analyze_spectrum",
     "bench_overhead",
     "check_output_file",
     "demo",
@@ -72,37 +72,12 @@ def bench_overhead(ns: argparse.Namespace) -> int:
     return 0
 
 
-def analyze_spectrum(ns: argparse.Namespace) -> int:
-    from iga.analysis.spectrum import SpectrumOptions, analyze_spectrum
-
-    # --run is repeatable and each value may list several directories.
-    runs = [r.strip() for value in ns.run for r in value.split(",") if r.strip()]
-    opts = configcli.build(SpectrumOptions, ns, runs=runs)
-    analyze_spectrum(opts, log=print)
-    figures = "spectra_runs.png" if runs else "spectra_archs.png, spectra_iga.png"
-    print(f"wrote {figures} and spectra.json to {opts.out}")
-    return 0
-
-
-ANALYSES = {
-    # subcommand: (module, options class, function, what it writes)
-    "bands": ("bands", "BandsOptions", "analyze_bands", "bands.png and bands.json"),
-    "training": (
-        "training",
-        "TrainingOptions",
-        "analyze_training",
-        "spectra_training.png, bands.png, band_ratio.png and training.json",
-    ),
-    "regions": ("regions", "RegionsOptions", "analyze_regions", "regions.png and regions.json"),
-}
-
-
-def analyze(ns: argparse.Namespace) -> int:
-    module, options, function, files = ANALYSES[ns.analysis]
-    mod = importlib.import_module(f"iga.analysis.{module}")
-    opts = configcli.build(getattr(mod, options), ns)
-    getattr(mod, function)(opts, log=print)
-    print(f"wrote {files} to {opts.out}")
+def analyze(spec: AnalysisSpec, ns: argparse.Namespace) -> int:
+    """``iga analyze NAME``."""
+    options, function = spec.load()
+    opts = configcli.build(options, ns, **(spec.given(ns) if spec.given else {}))
+    function(opts, log=print)
+    print(f"wrote {spec.writes(opts)} to {opts.out}")
     return 0
 
 

@@ -39,6 +39,7 @@ from torch import nn
 
 from iga.core import IGA
 from iga.io import CSVAppender, physical_memory, save_torch, to_jsonable, write_json
+from iga.methods import adjusts
 from iga.runs import CHECKPOINT_FILE, REPLACED, config_key, prepare
 from iga.train import (
     BatchFn,
@@ -48,7 +49,7 @@ from iga.train import (
     TrainConfig,
     TrainResult,
     ValidateFn,
-    build_iga,
+    make_adjuster,
     resolve_device,
     train,
 )
@@ -279,22 +280,19 @@ def fit(
     job = task.setup(cfg, device)
     method = task.method(cfg)
     adjuster = job.adjuster
-    if (
-        job.batch is not None
-        and getattr(method, "method", None) == "iga"
-        and getattr(method, "every", 1) != 1
-    ):
+    name = getattr(method, "method", None)
+    if job.batch is not None and name == "iga" and getattr(method, "every", 1) != 1:
         # S is a matrix over one batch's groups: reusing it on the next batch's groups mixes
         # residuals of groups it was never computed for.
         raise ValueError(
             f"--every must be 1 for task {task.name!r}: each step draws a new batch of groups, "
             "and S belongs to one batch"
         )
-    if adjuster is None and getattr(method, "method", None) == "iga":
+    if adjuster is None and isinstance(name, str) and adjusts(name):
         if job.groups is None:
-            raise ValueError(f"task {task.name!r} does not support --method iga")
+            raise ValueError(f"task {task.name!r} does not support --method {name}")
         check_groups(int(job.groups.shape[0]), device, job.groups_flag, getattr(method, "end", 0))
-        adjuster = build_iga(job.model, job.groups, method, seed=tc.seed)
+        adjuster = make_adjuster(job.model, job.groups, method, seed=tc.seed)
     elif isinstance(adjuster, IGA) and adjuster.active:  # built by the task
         check_groups(adjuster.grouping.n_groups, device, job.groups_flag)
     lr = task.lr(cfg)

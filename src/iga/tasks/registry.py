@@ -9,8 +9,9 @@ the ``iga.tasks`` entry-point group (the same mechanism nerfstudio uses for its 
     [project.entry-points."iga.tasks"]
     my_signal = "my_pkg.task:SPEC"      # a TaskSpec (registered when loaded)
 
-Models and optimisers are extended the same way (groups ``iga.models`` and ``iga.optimizers``,
-see :func:`load_plugins`). ``docs/architecture.md`` walks through adding a task.
+Methods, models and optimisers are extended the same way (groups ``iga.methods``,
+``iga.models`` and ``iga.optimizers``, see :func:`load_plugins`). ``docs/architecture.md``
+walks through adding a task.
 """
 
 from __future__ import annotations
@@ -120,14 +121,17 @@ def _entry_points(group: str) -> list[Any]:
 
 
 def load_plugins() -> None:
-    """Load the outside packages' tasks, models and optimisers (entry-point groups
-    ``iga.tasks``, ``iga.models``, ``iga.optimizers``). A task entry point names a
-    :class:`TaskSpec`; a model one an :class:`iga.models.ArchSpec`; an optimiser one an
-    :class:`iga.optim.OptimizerSpec`; or any of them a module whose import registers it."""
+    """Load the outside packages' tasks, methods, models and optimisers (entry-point groups
+    ``iga.tasks``, ``iga.methods``, ``iga.models``, ``iga.optimizers``). A task entry point
+    names a :class:`TaskSpec`; a method one an :class:`iga.methods.MethodSpec`; a model one an
+    :class:`iga.models.ArchSpec`; an optimiser one an :class:`iga.optim.OptimizerSpec`; or any
+    of them a module whose import registers it."""
+    from iga.methods import MethodSpec, register_method
     from iga.models import ArchSpec, register_arch
     from iga.optim import OptimizerSpec, register_optimizer
 
     kinds: dict[str, tuple[type, Callable[[Any], Any]]] = {
+        "iga.methods": (MethodSpec, register_method),
         "iga.models": (ArchSpec, register_arch),
         "iga.optimizers": (OptimizerSpec, register_optimizer),
         "iga.tasks": (TaskSpec, register_task),

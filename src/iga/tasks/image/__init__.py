@@ -18,10 +18,10 @@ def cli_overrides() -> dict[str, dict[str, Any]]:
     """Choices and bounds the image configs' metadata does not declare, so that argparse
     rejects bad values while parsing, with the flag in the message (occupancy reuses them)."""
     from iga.core import SAMPLING
+    from iga.methods import METHODS
     from iga.models import ARCH_OPTIONS
     from iga.optim import OPTIMIZERS, SCHEDULES
     from iga.tasks.image.data import parse_size
-    from iga.train import METHODS
 
     return {
         "arch": {"choices": tuple(ARCH_OPTIONS)},
@@ -29,7 +29,7 @@ def cli_overrides() -> dict[str, dict[str, Any]]:
         "width": {"min": 1},
         "hidden_layers": {"min": 1},
         "options": {"flag": "--opt"},
-        "method": {"choices": METHODS},
+        "method": {"choices": tuple(METHODS)},
         "ref": {"choices": ("end", "start")},
         "sampling": {"choices": SAMPLING},
         "every": {"min": 1},

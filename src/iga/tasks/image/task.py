@@ -19,6 +19,7 @@ from iga import metrics
 from iga.core import groups as groups_mod
 from iga.figures import plots
 from iga.io import read_csv, save_png, save_torch, to_jsonable
+from iga.methods import model_method
 from iga.models import ARCH_OPTIONS, build, fresh
 from iga.optim import recipe_lr
 from iga.tasks import registry
@@ -137,7 +138,7 @@ def build_with(cfg: ImageFitConfig, options: dict[str, Any], seed: int) -> torch
         hidden_layers=cfg.model.hidden_layers,
         seed=seed,
         # fr/bn change the model (W = ΛB, batch norm); vanilla and iga use the plain INR.
-        method=cfg.method.method,
+        method=model_method(cfg.method.method),
         **options,
     )
 

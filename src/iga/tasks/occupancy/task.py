@@ -41,6 +41,7 @@ from iga import metrics
 from iga.core import groups as groups_mod
 from iga.figures import plots
 from iga.io import save_torch
+from iga.methods import model_method
 from iga.models import build
 from iga.optim import recipe_lr
 from iga.tasks import registry
@@ -206,7 +207,7 @@ def build_model(cfg: OccupancyFitConfig) -> torch.nn.Module:
         hidden_features=cfg.model.width,
         hidden_layers=cfg.model.hidden_layers,
         seed=cfg.train.seed,
-        method=cfg.method.method,
+        method=model_method(cfg.method.method),
         **options,
     )
 
