@@ -80,8 +80,9 @@ def main() -> None:
     from spectum_utils import get_2d_fft_mask, get_spectrum  # theirs
 
     from iga.models import fresh
+    from iga.models.config import ModelConfig
     from iga.tasks.image.data import ImageData
-    from iga.tasks.image.task import ImageFitConfig, ModelConfig, build_with
+    from iga.tasks.image.task import ImageFitConfig, build_with
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

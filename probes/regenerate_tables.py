@@ -85,9 +85,8 @@ def main() -> int:
             continue
         args = command(agg)
         if args is None:
-            print(
-                f"# {agg.parent}: written by {BY_PROBES[agg.parent.relative_to(RESULTS).as_posix()]}"
-            )
+            probe = BY_PROBES[agg.parent.relative_to(RESULTS).as_posix()]
+            print(f"# {agg.parent}: written by {probe}")
             continue
         full = [*args, "--aggregate-only", "--no-figures", "--quiet"]
         print("iga " + shlex.join(full))

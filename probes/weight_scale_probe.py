@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 
-from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image
+from iga.models.config import ModelConfig
+from iga.tasks.image.task import ImageFitConfig, fit_image
 from iga.train import TrainConfig
 
 KODIM01 = "../shared/data/kodak/kodim01.png"  # run from the repository root

@@ -31,8 +31,9 @@ from iga.analysis import (
 from iga.cli import main
 from iga.core import balance
 from iga.core import groups as groups_mod
+from iga.models.config import ModelConfig
 from iga.tasks.image.data import ImageData
-from iga.tasks.image.task import ImageFitConfig, ModelConfig, build_model, fit_image
+from iga.tasks.image.task import ImageFitConfig, build_model, fit_image
 from iga.train import MethodConfig, TrainConfig
 
 

@@ -19,9 +19,10 @@ from iga.analysis.training import (
 )
 from iga.cli import main
 from iga.core import balance
+from iga.models.config import ModelConfig
 from iga.tasks.base import fit
 from iga.tasks.image.data import ImageData
-from iga.tasks.image.task import ImageFitConfig, ModelConfig, build_model
+from iga.tasks.image.task import ImageFitConfig, build_model
 from iga.train import MethodConfig, TrainConfig
 
 

@@ -12,7 +12,8 @@ from torch import nn
 
 from iga.cli import main
 from iga.models import BNINR, FRINR, INR, FRLinear, build, fourier_bases
-from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image
+from iga.models.config import ModelConfig
+from iga.tasks.image.task import ImageFitConfig, fit_image
 from iga.train import METHODS, MethodConfig, TrainConfig
 
 # Small bases keep the tests fast; the defaults (128 + 128 frequencies, 32 phases) are

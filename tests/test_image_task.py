@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from iga.cli import main
-from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image
+from iga.models.config import ModelConfig
+from iga.tasks.image.task import ImageFitConfig, fit_image
 from iga.train import MethodConfig, TrainConfig
 
 

@@ -14,8 +14,9 @@ from torch import nn
 
 from iga.cli import main
 from iga.models import build, fresh
+from iga.models.config import ModelConfig
 from iga.tasks.image.data import image_coords
-from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image, fresh_choice, run_key
+from iga.tasks.image.task import ImageFitConfig, fit_image, fresh_choice, run_key
 from iga.train import TrainConfig
 
 

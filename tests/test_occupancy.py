@@ -17,9 +17,9 @@ from iga import metrics
 from iga.cli import main
 from iga.core.groups import Grouping
 from iga.core.sampling import Sampler
+from iga.models.config import ModelConfig
 from iga.runs import CHECKPOINT_FILE
 from iga.tasks.base import TrainingInterrupted, fit
-from iga.tasks.image.task import ModelConfig
 from iga.tasks.occupancy.mesh import grid_points
 from iga.tasks.occupancy.task import (
     OccupancyFitConfig,

@@ -18,9 +18,10 @@ from iga.analysis.regions import (
 )
 from iga.cli import main
 from iga.models import INR, build
+from iga.models.config import ModelConfig
 from iga.tasks.base import fit
 from iga.tasks.image.data import image_coords
-from iga.tasks.image.task import ImageFitConfig, ModelConfig
+from iga.tasks.image.task import ImageFitConfig
 from iga.train import MethodConfig, TrainConfig
 
 

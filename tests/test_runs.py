@@ -13,9 +13,10 @@ import torch
 from _interrupt import interrupt_at
 from PIL import Image
 
+from iga.models.config import ModelConfig
 from iga.runs import CHECKPOINT_FILE, config_key, run_state
 from iga.tasks.base import TrainingDiverged, TrainingInterrupted, fit
-from iga.tasks.image.task import ImageFitConfig, ImageTask, ModelConfig, fit_image
+from iga.tasks.image.task import ImageFitConfig, ImageTask, fit_image
 from iga.train import MethodConfig, TrainConfig
 
 

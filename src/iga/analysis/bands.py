@@ -37,9 +37,10 @@ from matplotlib.figure import Figure
 from iga.analysis.inputs import analysis_image, image_label
 from iga.io import read_csv, save_figure, write_json
 from iga.models import ARCHS
+from iga.models.config import ModelConfig
 from iga.tasks.base import Fit, fit
 from iga.tasks.image.data import parse_size
-from iga.tasks.image.task import BUNDLED_IMAGE, ImageFitConfig, ImageTask, ModelConfig
+from iga.tasks.image.task import BUNDLED_IMAGE, ImageFitConfig, ImageTask
 from iga.train import METHODS, MethodConfig, TrainConfig
 
 __all__ = [

@@ -18,11 +18,12 @@ from iga.analysis.inputs import analysis_image, image_label
 from iga.analysis.regions_count import REGION_ARCHS, local_relations
 from iga.analysis.regions_tasks import RegionFunctionTask, RegionImageTask
 from iga.io import read_csv, save_figure, write_json
+from iga.models.config import ModelConfig
 from iga.tasks.base import fit
 from iga.tasks.function1d.signal import SignalConfig, make_signal
 from iga.tasks.function1d.task import AdjustConfig, FunctionFitConfig, NetConfig, delta_columns
 from iga.tasks.image.data import parse_size
-from iga.tasks.image.task import BUNDLED_IMAGE, ImageFitConfig, ModelConfig
+from iga.tasks.image.task import BUNDLED_IMAGE, ImageFitConfig
 from iga.train import MethodConfig, TrainConfig
 
 __all__ = ["RegionsOptions", "analyze_regions", "regions_figure"]

@@ -371,7 +371,8 @@ def _short_fits(
 ) -> dict[str, dict[str, Any]]:
     """``--fit-steps``: each arch spec × method fitted on the image (first seed, the image
     task's default lrs) into ``out/fits/<spec>/<method>``; their best PSNRs."""
-    from iga.tasks.image.task import ImageFitConfig, ModelConfig, fit_image
+    from iga.models.config import ModelConfig
+    from iga.tasks.image.task import ImageFitConfig, fit_image
     from iga.train import MethodConfig, TrainConfig
 
     fits: dict[str, dict[str, Any]] = {}

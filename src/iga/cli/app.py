@@ -8,7 +8,8 @@ import re
 import sys
 from typing import Any, NoReturn
 
-from iga.cli import commands, configcli
+import iga.cli.commands as commands
+import iga.cli.configcli as configcli
 
 __all__ = ["main"]
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import iga.cli.configcli as configcli
 from iga.analysis.commands import AnalysisSpec
-from iga.cli import configcli
 from iga.io import atomic_write_text
 from iga.tasks.registry import TaskSpec
 

@@ -6,45 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from iga.tasks.common import check_model, shared_flags
 from iga.tasks.registry import TaskSpec, register_task
 
 
-def _positive(value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"must be > 0; got {value}")
-
-
 def cli_overrides() -> dict[str, dict[str, Any]]:
-    """Choices and bounds the image configs' metadata does not declare, so that argparse
-    rejects bad values while parsing, with the flag in the message (occupancy reuses them)."""
-    from iga.core import SAMPLING
-    from iga.methods import METHODS
-    from iga.models import ARCH_OPTIONS
-    from iga.optim import OPTIMIZERS, SCHEDULES
+    """The shared sections' flag settings plus this task's own (``--patch``, ``--size``)."""
     from iga.tasks.image.data import parse_size
 
-    return {
-        "arch": {"choices": tuple(ARCH_OPTIONS)},
-        "schedule": {"choices": SCHEDULES},
-        "width": {"min": 1},
-        "hidden_layers": {"min": 1},
-        "options": {"flag": "--opt"},
-        "method": {"choices": tuple(METHODS)},
-        "ref": {"choices": ("end", "start")},
-        "sampling": {"choices": SAMPLING},
-        "every": {"min": 1},
-        "patch": {"min": 1},
-        "size": {"check": parse_size},
-        "scale": {"check": _positive},
-        "optimizer": {"choices": tuple(OPTIMIZERS)},
-    }
-
-
-def check_model(cfg: Any) -> None:
-    """``--opt`` keys in the user's terms, before anything is built."""
-    from iga.models import check_options
-
-    check_options(cfg.model.options, cfg.model.arch, cfg.method.method)
+    return {**shared_flags(), "patch": {"min": 1}, "size": {"check": parse_size}}
 
 
 def _report(cfg: Any, s: dict[str, Any]) -> str:

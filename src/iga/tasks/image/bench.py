@@ -28,9 +28,10 @@ from iga.harness import options as _options
 from iga.harness.worker import fit_run
 from iga.io import to_jsonable
 from iga.models import ARCHS, FR_ALPHA
+from iga.models.config import ModelConfig
 from iga.paper import TABLE4_PSNR, TABLE6_PSNR, table6_by_image
 from iga.sweep import EXECUTORS, RunSpec
-from iga.tasks.image.task import ImageFitConfig, ModelConfig, default_lr, run_key
+from iga.tasks.image.task import ImageFitConfig, default_lr, run_key
 from iga.train import METHODS, MethodConfig, TrainConfig
 
 TIERS: dict[str, ImageFitConfig] = {

@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from iga.io import atomic_write_text
-from iga.tasks.image.task import ImageFitConfig, ModelConfig, compare, format_table
+from iga.models.config import ModelConfig
+from iga.tasks.image.task import ImageFitConfig, compare, format_table
 from iga.train import MethodConfig, TrainConfig
 
 __all__ = ["demo"]

@@ -20,7 +20,8 @@ from iga.core import groups as groups_mod
 from iga.figures import plots
 from iga.io import read_csv, save_png, save_torch, to_jsonable
 from iga.methods import model_method
-from iga.models import ARCH_OPTIONS, build, fresh
+from iga.models import build, fresh
+from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, TrainingDiverged, TrainingInterrupted, config_from_dict, fit
@@ -31,7 +32,6 @@ __all__ = [
     "BUNDLED_IMAGE",
     "ImageFitConfig",
     "ImageTask",
-    "ModelConfig",
     "TrainingDiverged",
     "TrainingInterrupted",
     "build_model",
@@ -52,35 +52,6 @@ def default_lr(method: str, arch: str) -> float:
     deviate in places: relu+fr 5e-3, pe+bn 3e-3).
     """
     return 5e-3 if method == "iga" and arch in ("relu", "pe") else 1e-3
-
-
-@dataclass
-class ModelConfig:
-    """The INR: an MLP with ``hidden_layers + 1`` linear layers (3 -> the paper's four)."""
-
-    arch: str = field(default="pe", metadata={"help": "relu|pe|siren|finer|wire|gauss"})
-    width: int = field(default=64, metadata={"help": "hidden features per layer"})
-    hidden_layers: int = field(default=3, metadata={"help": "activations between linears"})
-    options: dict[str, Any] = field(
-        default_factory=dict,
-        metadata={
-            "help": "arch option, e.g. pe_levels=6 (pe), spherical_norm=true, hadamard=all, "
-            "weight_scale=2 (every arch); with --method fr: fr_alpha=0.05"
-        },
-    )
-    fresh: str = field(
-        default="",
-        metadata={
-            "help": "FreSh (ICLR 2025): before training, choose the embedding frequency "
-            "(siren/finer: first_omega0, pe: pe_levels) whose untrained output spectrum is "
-            "closest to the image's; 'auto' for the default candidates or a list such as "
-            "20,40,60 (image task only)"
-        },
-    )
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCH_OPTIONS:
-            raise ValueError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCH_OPTIONS)}")
 
 
 @dataclass

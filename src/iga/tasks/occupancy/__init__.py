@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from iga.tasks.image import check_model, cli_overrides
+from iga.tasks.common import check_model, shared_flags
 from iga.tasks.registry import TaskSpec, register_task
 
 
 def _overrides() -> dict[str, dict[str, Any]]:
     from iga.tasks.occupancy.task import GROUP_SHAPES
 
-    return {**cli_overrides(), "groups": {"choices": GROUP_SHAPES}}
+    return {**shared_flags(), "patch": {"min": 1}, "groups": {"choices": GROUP_SHAPES}}
 
 
 def _report(cfg: Any, s: dict[str, Any]) -> str:

@@ -18,9 +18,9 @@ from iga.harness import options as _options
 from iga.harness.worker import fit_run
 from iga.io import to_jsonable
 from iga.models import ARCHS
+from iga.models.config import ModelConfig
 from iga.paper import TABLE9_IOU
 from iga.sweep import RunSpec
-from iga.tasks.image.task import ModelConfig
 from iga.tasks.occupancy.task import OccupancyFitConfig, default_lr, run_key
 from iga.train import METHODS, MethodConfig, TrainConfig
 

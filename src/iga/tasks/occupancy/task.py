@@ -43,10 +43,10 @@ from iga.figures import plots
 from iga.io import save_torch
 from iga.methods import model_method
 from iga.models import build
+from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.image.task import ModelConfig
 from iga.tasks.occupancy.grid import OccupancyGrid, occupancy_grid
 from iga.tasks.occupancy.mesh import inside, upright
 from iga.train import MethodConfig, TrainConfig, TrainResult
