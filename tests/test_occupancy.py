@@ -20,11 +20,11 @@ from iga.core.sampling import Sampler
 from iga.models.config import ModelConfig
 from iga.runs import CHECKPOINT_FILE
 from iga.tasks.base import TrainingInterrupted, fit
+from iga.tasks.common import batch_order
 from iga.tasks.occupancy.mesh import grid_points
 from iga.tasks.occupancy.task import (
     OccupancyFitConfig,
     OccupancyTask,
-    batch_order,
     fit_occupancy,
     flat_coords,
     make_groups,

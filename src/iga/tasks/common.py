@@ -1,13 +1,16 @@
-"""What the tasks built on the shared config sections (``ModelConfig``, ``MethodConfig``,
-``TrainConfig``) have in common on the command line: the choices and bounds of those
-sections' flags, read from the registries when the parser is built (so plugins' archs,
-methods and optimisers appear), and the check of ``--opt`` keys."""
+"""What tasks have in common: the command-line settings of the shared config sections
+(``ModelConfig``, ``MethodConfig``, ``TrainConfig``: choices read from the registries when the
+parser is built, so plugins' archs, methods and optimisers appear), the check of ``--opt``
+keys, and :func:`batch_order`, the resumable order of mini-batches of groups."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-__all__ = ["check_model", "shared_flags"]
+import torch
+
+__all__ = ["batch_order", "check_model", "shared_flags"]
 
 
 def _positive(value: float) -> None:
@@ -42,3 +45,24 @@ def check_model(cfg: Any) -> None:
     from iga.models import check_options
 
     check_options(cfg.model.options, cfg.model.arch, cfg.method.method)
+
+
+def batch_order(step: int, batch: int, n_groups: int, seed: int) -> torch.Tensor:
+    """The groups of training step ``step``: consecutive slices of an endless stream of
+    per-epoch permutations of the groups (each epoch's from its own seeded generator), so
+    every group is drawn once per epoch and a resumed run draws the same batches."""
+    start, got = step * batch, 0
+    out = []
+    while got < batch:
+        epoch, pos = divmod(start + got, n_groups)
+        part = _epoch_order(n_groups, seed, epoch)[pos : pos + batch - got]
+        out.append(part)
+        got += len(part)
+    return torch.cat(out)
+
+
+@functools.lru_cache(maxsize=2)
+def _epoch_order(n_groups: int, seed: int, epoch: int) -> torch.Tensor:
+    # Cached: every step of an epoch slices the same permutation (read-only).
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n_groups, generator=g)

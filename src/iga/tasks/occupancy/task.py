@@ -28,7 +28,6 @@ picture), ``error_slices.png`` (false inside / false outside on the middle slice
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
+from iga.tasks.common import batch_order
 from iga.tasks.occupancy.grid import OccupancyGrid, occupancy_grid
 from iga.tasks.occupancy.mesh import inside, upright
 from iga.train import MethodConfig, TrainConfig, TrainResult
@@ -55,7 +55,6 @@ __all__ = [
     "GROUP_SHAPES",
     "OccupancyFitConfig",
     "OccupancyTask",
-    "batch_order",
     "default_lr",
     "fit_occupancy",
     "flat_coords",
@@ -236,27 +235,6 @@ def make_groups(cfg: OccupancyFitConfig) -> torch.Tensor:
             "power of two and a --resolution that is a multiple of 16, or --groups blocks"
         )
     return torch.arange(n).reshape(-1, cfg.group_size)
-
-
-def batch_order(step: int, batch: int, n_groups: int, seed: int) -> torch.Tensor:
-    """The groups of training step ``step``: consecutive slices of an endless stream of
-    per-epoch permutations of the groups (each epoch's from its own seeded generator), so
-    every group is drawn once per epoch and a resumed run draws the same batches."""
-    start, got = step * batch, 0
-    out = []
-    while got < batch:
-        epoch, pos = divmod(start + got, n_groups)
-        part = _epoch_order(n_groups, seed, epoch)[pos : pos + batch - got]
-        out.append(part)
-        got += len(part)
-    return torch.cat(out)
-
-
-@functools.lru_cache(maxsize=2)
-def _epoch_order(n_groups: int, seed: int, epoch: int) -> torch.Tensor:
-    # Cached: every step of an epoch slices the same permutation (read-only).
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n_groups, generator=g)
 
 
 def _predict(model: torch.nn.Module, coords: torch.Tensor, chunk: int = 1 << 17) -> torch.Tensor:
