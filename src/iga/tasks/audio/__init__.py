@@ -1,5 +1,6 @@
 """The audio task: t -> samples. ``data`` (reading WAV/FLAC), ``task`` (the task and the band
-errors), ``figures`` (waveforms and spectrograms); registered as ``iga fit audio`` here."""
+errors), ``figures`` (waveforms and spectrograms), ``bench`` (``iga bench audio``); registered
+as ``iga fit audio`` here."""
 
 from __future__ import annotations
 
@@ -44,5 +45,6 @@ SPEC = register_task(
         overrides=shared_flags,
         check=check_model,
         report=_report,
+        benches=("iga.tasks.audio.bench",),
     )
 )
