@@ -212,3 +212,20 @@ def test_overwrite_replaces_a_run_and_refuses_without_it(clip: Path, tmp_path: P
     assert main([*args, "--quiet", "--overwrite", "--method", "vanilla"]) == 0
     assert json.loads((out / "summary.json").read_text())["method"] == "vanilla"
     assert not (out / "stale.txt").exists() and not (out / ".replaced").exists()
+
+
+def test_the_benchmark_runs_resumes_and_tabulates(tmp_path: Path, capsys) -> None:
+    clip = tmp_path / "long.wav"  # the tier keeps one second from 1.0 s
+    wavfile.write(clip, RATE, _tone(2 * RATE + 100)[:, 0])
+    args = [
+        *("bench", "audio", "--clips", str(clip), "--archs", "relu", "--methods", "vanilla,iga"),
+        *("--steps", "4", "--out", str(tmp_path / "res"), "--quiet", "--no-figures"),
+    ]
+    assert main(args) == 0
+    table = (tmp_path / "res" / "cpu_steps4" / "table" / "table.md").read_text()
+    assert "PSNR (dB)" in table and "+IGA" in table and "vanilla" in table
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 run, 2 already finished" in capsys.readouterr().out
+    bad = main([*args[:3], "nope", *args[4:]])
+    assert bad == 1 and "clip 'nope' not found" in capsys.readouterr().err
