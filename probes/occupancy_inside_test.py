@@ -1,10 +1,10 @@
 """Which inside/outside test should turn a mesh into an occupancy grid? Measure, then choose.
 
-Candidates, each on the normalised mesh (``iga.tasks.occupancy.mesh.normalize``, margin 0.05) at
+Candidates, each on the normalised mesh (``iga.meshes.normalize``, margin 0.05) at
 the points of ``grid_points(R)``:
 
 * ``fast_wn``: libigl's fast generalised winding number (``igl.FastWindingNumberBVH``, as
-  used by ``iga.tasks.occupancy.mesh.inside``), on every grid point;
+  used by ``iga.meshes.inside``), on every grid point;
 * ``exact_wn``: libigl's exact generalised winding number ``igl.winding_number``, the
   reference; ~20x slower, so it runs on at most ``--exact-subset`` random grid points (by
   default all of 128³, an eighth of 256³) and its full-grid time is extrapolated;
@@ -102,7 +102,7 @@ def measure(args: argparse.Namespace) -> tuple[list[Row], list[Row], list[Row]]:
     import igl
     import trimesh
 
-    from iga.tasks.occupancy.mesh import grid_points, inside, load_mesh, normalize
+    from iga.meshes import grid_points, inside, load_mesh, normalize
 
     rng = np.random.default_rng(args.seed)
     rows: list[Row] = []
@@ -225,7 +225,7 @@ def write_report(
         "`contains` (trimesh ray test, no embree, so its `ray_triangle` backend with rtree) on "
         f"{args.contains_subset} random points of those, in batches of {args.contains_batch}. "
         "Times for a subset are extrapolated linearly to the full grid "
-        "(marked ~). `fast_wn` is `iga.tasks.occupancy.mesh.inside` (libigl fast winding number, "
+        "(marked ~). `fast_wn` is `iga.meshes.inside` (libigl fast winding number, "
         "BVH built once, chunks of 2¹⁸ points) on every grid point; its disagreement is counted "
         "on the reference subset, and max |Δw| is its largest winding-number error there.",
         "",

@@ -17,11 +17,11 @@ from iga import metrics
 from iga.cli import main
 from iga.core.groups import Grouping
 from iga.core.sampling import Sampler
+from iga.meshes import grid_points
 from iga.models.config import ModelConfig
 from iga.runs import CHECKPOINT_FILE
 from iga.tasks.base import TrainingInterrupted, fit
 from iga.tasks.common import batch_order
-from iga.tasks.occupancy.mesh import grid_points
 from iga.tasks.occupancy.task import (
     OccupancyFitConfig,
     OccupancyTask,

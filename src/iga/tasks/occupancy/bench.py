@@ -103,7 +103,7 @@ def figures(report: Report, out: Path) -> None:
     import trimesh
 
     from iga.figures import plots3d
-    from iga.tasks.occupancy.mesh import load_mesh, normalize, upright
+    from iga.meshes import load_mesh, normalize, upright
 
     p = report.plan
     up = p.context.config.up
@@ -283,7 +283,7 @@ def _check_before_running(cfg: OccupancyFitConfig, files: dict[str, Path], sampl
     """What every run would fail on, found once before any starts (one line each): the groups
     a step draws against the grid's, the sampling rule, each mesh file."""
     from iga.core.sampling import SAMPLING
-    from iga.tasks.occupancy.mesh import load_mesh
+    from iga.meshes import load_mesh
     from iga.tasks.occupancy.task import make_groups
 
     n_groups = int(make_groups(cfg).shape[0])

@@ -1,4 +1,4 @@
-"""A mesh's occupancy grid: the inside test of :mod:`iga.tasks.occupancy.mesh` on a regular grid
+"""A mesh's occupancy grid: the inside test of :mod:`iga.meshes` on a regular grid
 in [-1, 1]³, computed in chunks within a memory budget and cached on disk (keyed by the
 file's bytes, the resolution, the margin and the inside test)."""
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from iga.io import atomic_open
 from iga.io import physical_memory as _physical_memory_bytes
-from iga.tasks.occupancy.mesh import (
+from iga.meshes import (
     _DEFAULT_CHUNK,
     METHOD,
     Normalization,

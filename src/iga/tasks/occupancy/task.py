@@ -1,7 +1,7 @@
 """Fitting a shape's occupancy field (x, y, z) -> inside with an INR (paper Sec. 6.2, App. E).
 
 The user's mesh becomes an occupancy grid of R³ points in [-1, 1]³
-(:mod:`iga.tasks.occupancy.mesh`: normalisation, winding-number inside test, cache). Training is
+(:mod:`iga.meshes`: normalisation, winding-number inside test, cache). Training is
 mini-batched as in the paper: the grid is split into groups (the paper's runs of consecutive
 points in flattened order, or compact 3D blocks), each step draws ``batch_groups`` groups
 (every group once per epoch, in a new order each epoch), the loss is the L2 error of the
@@ -40,6 +40,7 @@ from iga import metrics
 from iga.core import groups as groups_mod
 from iga.figures import plots
 from iga.io import save_torch
+from iga.meshes import inside, sample_surface, surface_chamfer, upright
 from iga.methods import model_method
 from iga.models import build
 from iga.models.config import ModelConfig
@@ -48,7 +49,6 @@ from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
 from iga.tasks.common import batch_order
 from iga.tasks.occupancy.grid import OccupancyGrid, occupancy_grid
-from iga.tasks.occupancy.mesh import inside, upright
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = [
@@ -213,7 +213,7 @@ def build_model(cfg: OccupancyFitConfig) -> torch.nn.Module:
 
 def flat_coords(index: torch.Tensor, resolution: int) -> torch.Tensor:
     """Coordinates [M, 3] of flat grid indices ``i·R² + j·R + k`` -> (lin[i], lin[j], lin[k]),
-    ``lin = linspace(-1, 1, R)`` (the layout of :func:`iga.tasks.occupancy.mesh.grid_points`)."""
+    ``lin = linspace(-1, 1, R)`` (the layout of :func:`iga.meshes.grid_points`)."""
     r = resolution
     ijk = torch.stack((index // (r * r), (index // r) % r, index % r), dim=1)
     return ijk.to(torch.float32) * (2.0 / (r - 1)) - 1.0
@@ -348,16 +348,18 @@ class OccupancyTask:
         # Fresh points: uniform in the cube, and within about a voxel of the surface.
         rng = np.random.default_rng(EVAL_SEED)
         uniform = rng.uniform(-1, 1, size=(cfg.eval_points, 3)).astype(np.float32)
-        surf, _ = _sample_surface(grid.mesh, cfg.eval_points, EVAL_SEED)
+        surf, _ = sample_surface(grid.mesh, cfg.eval_points, EVAL_SEED)
         near = (surf + rng.normal(scale=2.0 / r, size=surf.shape)).astype(np.float32)
         evals = {}
         for key, pts in (("iou_eval", uniform), ("iou_near", near)):
             pred = _predict(model, torch.from_numpy(pts).to(device)).cpu().numpy()
             evals[key] = metrics.iou(pred, inside(grid.mesh, pts)) if len(pts) else None
         # Surfaces: marching cubes on the grid, against points sampled on the input mesh.
-        mesh_points, _ = _sample_surface(grid.mesh, cfg.surface_points, EVAL_SEED + 1)
-        surface, chamfer = _surface_chamfer(pred_best, mesh_points, cfg.surface_points)
-        _, chamfer_floor = _surface_chamfer(
+        mesh_points, _ = sample_surface(grid.mesh, cfg.surface_points, EVAL_SEED + 1)
+        surface, chamfer = surface_chamfer(
+            pred_best, mesh_points, cfg.surface_points, EVAL_SEED + 2
+        )
+        _, chamfer_floor = surface_chamfer(
             truth.astype(np.float32), mesh_points, cfg.surface_points
         )
         if surface is not None:
@@ -394,32 +396,6 @@ class OccupancyTask:
             "watertight": bool(grid.watertight),
             "faces": int(len(surface.faces)) if surface is not None else 0,
         }
-
-
-def _sample_surface(mesh: Any, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` points area-uniformly on ``mesh`` (trimesh), reproducibly."""
-    import trimesh
-
-    if count == 0 or len(mesh.faces) == 0:
-        return np.zeros((0, 3), np.float32), np.zeros(0, np.int64)
-    pts, face = trimesh.sample.sample_surface(mesh, count, seed=seed)
-    return np.asarray(pts, dtype=np.float32), np.asarray(face)
-
-
-def _surface_chamfer(volume: np.ndarray, mesh_points: np.ndarray, count: int) -> tuple[Any, float]:
-    """The 0.5 level set of ``volume`` (marching cubes, vertices mapped to [-1, 1]³) as a
-    trimesh, and its Chamfer-L1 distance to ``mesh_points``; ``(None, inf)`` when the volume
-    does not cross 0.5 (an empty or full prediction)."""
-    import trimesh
-    from skimage import measure
-
-    if not (volume.min() < 0.5 < volume.max()):
-        return None, math.inf
-    spacing = (2.0 / (volume.shape[0] - 1),) * 3
-    v, f, _, _ = measure.marching_cubes(volume, level=0.5, spacing=spacing)
-    surface = trimesh.Trimesh((v - 1.0).astype(np.float32), f.astype(np.int64), process=False)
-    points, _ = _sample_surface(surface, count, EVAL_SEED + 2)
-    return surface, metrics.chamfer(points, mesh_points)
 
 
 def _final_iou(

@@ -1,4 +1,5 @@
-"""Triangle meshes as data for occupancy fields: loading, normalising, inside test, cache.
+"""Triangle meshes as data for the 3D tasks (occupancy, SDF): loading, normalising, the
+inside test, surface sampling and the Chamfer distance of a level set to a mesh.
 
 A user's mesh becomes an occupancy grid ``bool [R, R, R]`` over [-1, 1]³ (paper Sec. 6.2):
 
@@ -12,9 +13,9 @@ A user's mesh becomes an occupancy grid ``bool [R, R, R]`` over [-1, 1]³ (paper
 3. :func:`inside` classifies points with **libigl's fast generalised winding number**
    (Barnes-Hut approximation on a BVH built once per call, queried in chunks so memory stays
    bounded): a point is inside where ``|w| >= 0.5``.
-4. :func:`occupancy_grid` runs 1-3 on the grid of :func:`grid_points` and caches the result
-   (``<cache_dir>/occupancy-<key>.npz``, keyed by the file's SHA-256, R, margin, method and
-   format version).
+4. :func:`iga.tasks.occupancy.grid.occupancy_grid` runs 1-3 on the grid of
+   :func:`grid_points` and caches the result (``<cache_dir>/occupancy-<key>.npz``, keyed by
+   the file's SHA-256, R, margin, method and format version).
 
 Why the winding number (measured in ``results/occupancy/inside_test.md``, one
 thread, bunny/armadillo/dragon at R = 128 and 256): the fast winding number classified every
@@ -54,6 +55,8 @@ __all__ = [
     "inside",
     "load_mesh",
     "normalize",
+    "sample_surface",
+    "surface_chamfer",
     "upright",
 ]
 
@@ -346,3 +349,34 @@ def upright(vertices: np.ndarray, up: str) -> np.ndarray:
     if up == "x":
         return v[:, [1, 2, 0]]
     return v
+
+
+def sample_surface(mesh: Any, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` points area-uniformly on ``mesh`` (trimesh), reproducibly."""
+    import trimesh
+
+    if count == 0 or len(mesh.faces) == 0:
+        return np.zeros((0, 3), np.float32), np.zeros(0, np.int64)
+    pts, face = trimesh.sample.sample_surface(mesh, count, seed=seed)
+    return np.asarray(pts, dtype=np.float32), np.asarray(face)
+
+
+def surface_chamfer(
+    volume: np.ndarray, mesh_points: np.ndarray, count: int, seed: int = 20250703
+) -> tuple[Any, float]:
+    """The 0.5 level set of ``volume`` (marching cubes, vertices mapped to [-1, 1]³) as a
+    trimesh, and its Chamfer-L1 distance to ``mesh_points`` (``count`` points sampled on it
+    with ``seed``); ``(None, inf)`` when the volume does not cross 0.5 (an empty or full
+    prediction)."""
+    import trimesh
+    from skimage import measure
+
+    if not (volume.min() < 0.5 < volume.max()):
+        return None, math.inf
+    spacing = (2.0 / (volume.shape[0] - 1),) * 3
+    v, f, _, _ = measure.marching_cubes(volume, level=0.5, spacing=spacing)
+    surface = trimesh.Trimesh((v - 1.0).astype(np.float32), f.astype(np.int64), process=False)
+    points, _ = sample_surface(surface, count, seed)
+    from iga import metrics
+
+    return surface, metrics.chamfer(points, mesh_points)
