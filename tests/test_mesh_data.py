@@ -15,9 +15,16 @@ import pytest
 trimesh = pytest.importorskip("trimesh")
 pytest.importorskip("igl")
 
-from iga.meshes import Normalization, grid_points, inside, load_mesh, normalize  # noqa: E402
+from iga.meshes import (  # noqa: E402
+    Normalization,
+    cache_dir_default,  # noqa: E402
+    grid_points,
+    inside,
+    load_mesh,
+    normalize,
+)
 from iga.tasks.occupancy import grid as grid_module  # noqa: E402
-from iga.tasks.occupancy.grid import cache_dir_default, grid_bytes, occupancy_grid  # noqa: E402
+from iga.tasks.occupancy.grid import grid_bytes, occupancy_grid  # noqa: E402
 
 
 def _export(mesh, path: Path) -> Path:

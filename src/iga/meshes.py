@@ -35,6 +35,7 @@ for consistently outward-facing meshes it changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import operator
 import os
@@ -51,6 +52,8 @@ if TYPE_CHECKING:  # trimesh (~0.6 s) and igl are imported where used: keeps `im
 __all__ = [
     "METHOD",
     "Normalization",
+    "cache_dir_default",
+    "file_sha256",
     "grid_points",
     "inside",
     "load_mesh",
@@ -380,3 +383,19 @@ def surface_chamfer(
     from iga import metrics
 
     return surface, metrics.chamfer(points, mesh_points)
+
+
+def cache_dir_default() -> Path:
+    """Where mesh-derived data (occupancy grids, SDF samples) is cached: ``$IGA_CACHE_DIR``,
+    else ``~/.cache/iga``."""
+    env = os.environ.get("IGA_CACHE_DIR", "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "iga"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (a cache key part)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from iga.meshes import (
     _classify,
     _grid_axis,
     _one_line,
+    cache_dir_default,
+    file_sha256,
     load_mesh,
     normalize,
 )
@@ -103,20 +104,6 @@ def _check_memory(resolution: int) -> None:
         f"more than half of this machine's {total / gib:.1f} GiB; use a smaller --resolution "
         f"(at most {largest})"
     )
-
-
-def cache_dir_default() -> Path:
-    """Where occupancy grids are cached: ``$IGA_CACHE_DIR``, else ``~/.cache/iga``."""
-    env = os.environ.get("IGA_CACHE_DIR", "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "iga"
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _cache_key(sha256: str, resolution: int, margin: float) -> str:
@@ -231,7 +218,7 @@ def occupancy_grid(
             "uses the generalised winding number, which tolerates this, but check the result",
             stacklevel=2,
         )
-    sha256 = _file_sha256(Path(path))
+    sha256 = file_sha256(Path(path))
     key = _cache_key(sha256, r, margin)
     cache_file = _cache_path(Path(cache_dir) if cache_dir else cache_dir_default(), key)
     occupancy = _read_cache(cache_file, key, r, norm)
