@@ -229,3 +229,17 @@ def test_the_benchmark_runs_resumes_and_tabulates(tmp_path: Path, capsys) -> Non
     assert "0 run, 2 already finished" in capsys.readouterr().out
     bad = main([*args[:3], "nope", *args[4:]])
     assert bad == 1 and "clip 'nope' not found" in capsys.readouterr().err
+
+
+def test_window_groups_pad_or_overlap_the_last_window() -> None:
+    from iga.tasks.common import window_groups
+
+    assert window_groups(6, 3).tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert window_groups(7, 3).tolist() == [[0, 1, 2], [3, 4, 5], [6, -1, -1]]
+    assert window_groups(7, 3, overlap_last=True).tolist() == [[0, 1, 2], [3, 4, 5], [4, 5, 6]]
+
+
+def test_mini_batches_cover_a_clip_whose_length_is_no_multiple(clip: Path, tmp_path: Path) -> None:
+    cfg = replace(_cfg(clip, tmp_path / "r", steps=12), window=24, batch_windows=8, eval_every=4)
+    s = fit_audio(cfg, progress=False)  # 800 samples = 33 windows of 24 + 8
+    assert s["steps"] == 12 and math.isfinite(s["psnr"])

@@ -161,3 +161,9 @@ def test_overwrite_and_bad_meshes_are_one_line(sphere: Path, tmp_path: Path, cap
         code = main(["fit", "sdf", str(mesh), "--out", str(tmp_path / "m"), "--quiet"])
         err = capsys.readouterr().err
         assert code == 1 and err.startswith("iga: error:") and err.count("\n") == 1, err
+
+
+def test_mini_batches_with_a_ragged_last_group(sphere: Path, tmp_path: Path) -> None:
+    cfg = replace(_cfg(sphere, tmp_path / "r"), points=2000, batch_groups=16)  # 2000 = 62·32 + 16
+    s = fit_sdf(cfg, progress=False)
+    assert s["steps"] == 20 and 0 <= s["iou"] <= 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["batch_order", "check_model", "shared_flags"]
+__all__ = ["batch_order", "check_model", "shared_flags", "window_groups"]
 
 
 def _positive(value: float) -> None:
@@ -66,3 +66,20 @@ def _epoch_order(n_groups: int, seed: int, epoch: int) -> torch.Tensor:
     # Cached: every step of an epoch slices the same permutation (read-only).
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n_groups, generator=g)
+
+
+def window_groups(n: int, size: int, *, overlap_last: bool = False) -> torch.Tensor:
+    """Groups of ``size`` consecutive rows of ``n``: ``[ceil(n / size), size]``. A short last
+    group is padded with -1 (which IGA's grouping skips), or, with ``overlap_last``, made of
+    the last ``size`` rows (overlapping the one before), so every group is full: what a
+    mini-batch of groups needs, whose rows must number ``batch · size``."""
+    index = torch.arange(n)
+    if n % size == 0:
+        return index.reshape(-1, size)
+    head = index[: n - n % size].reshape(-1, size)
+    last = (
+        index[n - size :]
+        if overlap_last
+        else torch.cat([index[n - n % size :], torch.full((size - n % size,), -1)])
+    )
+    return torch.cat([head, last[None]])

@@ -34,7 +34,7 @@ from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.audio.data import AudioData, load_audio, write_wav
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import batch_order
+from iga.tasks.common import batch_order, window_groups
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = [
@@ -188,8 +188,7 @@ class AudioTask:
         n, c = data.samples.shape
         if cfg.window > n:
             raise ValueError(f"--window {cfg.window} exceeds the {n} kept samples; lower it")
-        groups = torch.arange(n)
-        groups = torch.cat([groups, torch.full((-n % cfg.window,), -1)]).reshape(-1, cfg.window)
+        groups = window_groups(n, cfg.window, overlap_last=cfg.batch_windows > 0)
         n_groups = int(groups.shape[0])
         if cfg.batch_windows > n_groups:
             raise ValueError(
@@ -225,7 +224,6 @@ class AudioTask:
         def draw(step: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
             del generator  # per-epoch seeded orders (iga.tasks.common.batch_order)
             index = groups_dev[batch_order(step, batch, n_groups, seed).to(device)].reshape(-1)
-            index = index[index >= 0]
             return t[index], y[index]
 
         def validate(m: torch.nn.Module) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The SDF task: (x, y, z) -> signed distance to a mesh. ``data`` (samples and their signed
-distances, cached), ``task`` (the task and the surface metrics); registered as ``iga fit sdf``
-here."""
+distances, cached), ``task`` (the task and the surface metrics), ``bench`` (``iga bench
+sdf``); registered as ``iga fit sdf`` here."""
 
 from __future__ import annotations
 
@@ -50,5 +50,6 @@ SPEC = register_task(
         overrides=shared_flags,
         check=check_model,
         report=_report,
+        benches=("iga.tasks.sdf.bench",),
     )
 )

@@ -38,7 +38,7 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import batch_order
+from iga.tasks.common import batch_order, window_groups
 from iga.tasks.sdf.data import SDFSamples, sdf_samples, signed_distance
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
@@ -175,7 +175,7 @@ class SDFTask:
         n, p = cfg.points, cfg.group_size
         if p > n:
             raise ValueError(f"--group-size {p} exceeds --points {n}; lower it")
-        groups = torch.cat([torch.arange(n), torch.full((-n % p,), -1)]).reshape(-1, p)
+        groups = window_groups(n, p, overlap_last=cfg.batch_groups > 0)
         n_groups = int(groups.shape[0])
         if cfg.batch_groups > n_groups:
             raise ValueError(
@@ -220,7 +220,6 @@ class SDFTask:
         def draw(step: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
             del generator  # per-epoch seeded orders (iga.tasks.common.batch_order)
             index = groups_dev[batch_order(step, batch, n_groups, seed).to(device)].reshape(-1)
-            index = index[index >= 0]
             return x[index], y[index]
 
         return Fit(
