@@ -72,6 +72,10 @@ def command(agg: Path) -> list[str] | None:
             args += [flag, m.group(m.lastindex)]
     if bench == "nerf":
         args += ["--scenes", ",".join(axes["scene"])]
+    if bench == "audio":
+        args += ["--clips", ",".join(axes["clip"])]
+    if bench == "sdf":
+        args += ["--shapes", ",".join(axes["shape"])]
     return args
 
 
