@@ -33,7 +33,7 @@ RUN_FILES: tuple[str, ...] = ("summary.json", "config.json", "metrics.csv")
 CHECKPOINT_FILE = "checkpoint.pt"
 """A run's resumable state (see :mod:`iga.tasks.base`); removed when the run finishes."""
 # Fields that name where and how a run is written, not what it computes: not in its key.
-_NOT_IN_KEY = ("out", "overwrite", "resume", "cache_dir", "up")
+_NOT_IN_KEY = ("out", "overwrite", "resume", "cache_dir", "up", "heldout_every")
 _NOT_IN_KEY_TRAIN = ("device", "checkpoint_every", "spectrum_every")
 REPLACED = ".replaced"
 """Where ``overwrite`` moves the old run's files; deleted when the new run has finished."""
@@ -80,6 +80,9 @@ _ADDED_LATER: dict[str, dict[str, Any]] = {
     # NeRF: FR options; redraw_dead changed nothing for the committed runs (alive at init)
     "net": {"fr_alpha": 0.005, "fr_layers": "feature", "redraw_dead": True},
 }
+_ADDED_LATER_TOP: dict[str, Any] = {"keep": 1.0, "downsample": 1}
+"""Top-level config fields added after results were committed (the image task's inverse
+problems), left out of the key at their defaults."""
 """Per config section, fields added after results were committed, with the value every older
 run used: left out of the key at that value, so finished runs keep their keys (and are not
 re-run)."""
@@ -94,6 +97,9 @@ def config_key(config: Mapping[str, Any], resolved: Mapping[str, Any] | None = N
     train = c.get("train")
     if isinstance(train, Mapping):
         c["train"] = {k: v for k, v in train.items() if k not in _NOT_IN_KEY_TRAIN}
+    for name, value in _ADDED_LATER_TOP.items():
+        if c.get(name, _NOTHING) == value:
+            del c[name]
     for section, later in _ADDED_LATER.items():
         part = c.get(section)
         if isinstance(part, Mapping):

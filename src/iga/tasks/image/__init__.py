@@ -14,10 +14,25 @@ def cli_overrides() -> dict[str, dict[str, Any]]:
     """The shared sections' flag settings plus this task's own (``--patch``, ``--size``)."""
     from iga.tasks.image.data import parse_size
 
-    return {**shared_flags(), "patch": {"min": 1}, "size": {"check": parse_size}}
+    return {
+        **shared_flags(),
+        "patch": {"min": 1},
+        "size": {"check": parse_size},
+        "downsample": {"min": 1},
+        "heldout_every": {"min": 1},
+    }
 
 
 def _report(cfg: Any, s: dict[str, Any]) -> str:
+    if "psnr_heldout" in s:  # inpainting / super-resolution: what was not trained on
+        base = f", bicubic {s['psnr_bicubic']:.2f} dB" if "psnr_bicubic" in s else ""
+        return (
+            f"{cfg.model.arch}/{cfg.method.method}: held-out PSNR {s['psnr_heldout']:.2f} dB, "
+            f"whole image {s['psnr_full']:.2f} dB{base} (best training weights; held-out best "
+            f"{s.get('heldout_best', float('nan')):.2f} dB at step "
+            f"{s.get('heldout_best_step', '?')}), {1000 * s['seconds_per_step']:.1f} ms/step "
+            f"-> {cfg.out}"
+        )
     return (
         f"{cfg.model.arch}/{cfg.method.method}: best PSNR {s['psnr_best']:.2f} dB "
         f"(step {s['best_step']}), final {s['psnr_final']:.2f} dB, SSIM {s['ssim']:.4f}, "

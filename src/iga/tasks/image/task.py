@@ -24,7 +24,15 @@ from iga.models import build, fresh
 from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
-from iga.tasks.base import Fit, TrainingDiverged, TrainingInterrupted, config_from_dict, fit
+from iga.tasks.base import (
+    Fit,
+    TrainingDiverged,
+    TrainingInterrupted,
+    check_ints,
+    config_from_dict,
+    fit,
+)
+from iga.tasks.image import inverse
 from iga.tasks.image.data import ImageData, parse_size
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
@@ -64,6 +72,17 @@ class ImageFitConfig:
     )
     scale: float | None = field(default=None, metadata={"help": "resize factor (default: none)"})
     patch: int = field(default=8, metadata={"help": "IGA group = patch x patch pixels"})
+    keep: float = field(
+        default=1.0,
+        metadata={"help": "inpainting: train on this seeded random fraction of the pixels"},
+    )
+    downsample: int = field(
+        default=1,
+        metadata={"help": "super-resolution: train on the image reduced this many times"},
+    )
+    heldout_every: int = field(
+        default=50, metadata={"help": "with --keep/--downsample: log the held-out PSNR every k"}
+    )
     model: ModelConfig = field(default_factory=ModelConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -73,6 +92,9 @@ class ImageFitConfig:
     def __post_init__(self) -> None:
         if self.patch < 1:
             raise ValueError(f"patch must be >= 1; got {self.patch}")
+        if not 0 < self.keep <= 1:
+            raise ValueError(f"--keep must be in (0, 1]; got {self.keep}")
+        check_ints(("--downsample", self.downsample, 1), ("--heldout-every", self.heldout_every, 1))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageFitConfig:
@@ -174,7 +196,7 @@ class ImageTask:
         model = build_model(cfg).to(device)
         self.data = data.to(device)
         choice = fresh_choice(cfg)
-        return Fit(
+        job = Fit(
             model=model,
             inputs=self.data.coords,
             target=self.data.target,
@@ -189,6 +211,7 @@ class ImageTask:
                 **({} if choice is None else {"fresh": choice.as_dict()}),
             },
         )
+        return inverse.adapt(cfg, job, self.data, groups) if inverse.is_inverse(cfg) else job
 
     def evaluate(
         self, cfg: ImageFitConfig, fit: Fit, result: TrainResult, out: Path
@@ -209,6 +232,11 @@ class ImageTask:
         )
         lpips_ok, lpips_reason = metrics.lpips_status()
         choice = fresh_choice(cfg)
+        extra = (
+            inverse.scores(cfg, data, best, final, result.history)
+            if inverse.is_inverse(cfg)
+            else {}
+        )
         return {
             "image": str(cfg.path),
             "arch": cfg.model.arch,
@@ -221,6 +249,7 @@ class ImageTask:
             "lpips": metrics.lpips_metric(best, target) if lpips_ok else None,
             "lpips_status": "ok" if lpips_ok else lpips_reason,
             **({} if choice is None else {"fresh": f"{choice.param}={choice.value:g}"}),
+            **extra,
         }
 
 

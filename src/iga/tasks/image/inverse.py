@@ -1,0 +1,144 @@
+"""Inverse problems on the image task, where the data underdetermine the image:
+
+* **inpainting** (``--keep p``): train on a seeded random fraction ``p`` of the pixels; IGA's
+  groups are the patches' kept pixels (a patch with none is dropped); scored on the held-out
+  pixels and on the whole image.
+* **super-resolution** (``--downsample k``): train on the image reduced ``k``× by area
+  averaging (``k×k`` blocks), at the coordinates of the blocks' centres in the full image's
+  frame (so the INR sees exactly where each low-resolution value comes from); scored on the
+  full image against the original, beside bicubic upsampling (Pillow) as the classical row.
+
+For both, the held-out PSNR (inpainting: the held-out pixels; super-resolution: the whole
+full-resolution image) is logged every ``--heldout-every`` steps as ``psnr_heldout``; the
+summary gives its last value and its best with the step, because overfitting shows as a peak
+and a decline. The best weights stay those of the best *training* PSNR: a user without ground
+truth cannot pick by the held-out score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from iga import metrics
+from iga.tasks.base import Fit
+from iga.tasks.image.data import ImageData, image_coords
+
+__all__ = ["adapt", "is_inverse", "scores"]
+
+
+def is_inverse(cfg: Any) -> bool:
+    return cfg.keep < 1.0 or cfg.downsample > 1
+
+
+def _keep_mask(n: int, keep: float, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1_000_003 * seed + 17)
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[torch.randperm(n, generator=g)[: max(1, int(round(keep * n)))]] = True
+    return mask
+
+
+def _psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
+    return float(-10.0 * torch.log10(((pred.clamp(0, 1) - target) ** 2).mean()))
+
+
+def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
+    """Turn the full-image ``job`` into the inverse problem of ``cfg`` (in place; returned)."""
+    if cfg.keep < 1.0 and cfg.downsample > 1:
+        raise ValueError("--keep and --downsample are two problems; choose one of them")
+    h, w, device = data.height, data.width, data.coords.device
+    every = cfg.heldout_every
+    if cfg.keep < 1.0:
+        mask = _keep_mask(h * w, cfg.keep, cfg.train.seed).to(device)
+        row = torch.full((h * w,), -1, dtype=torch.long, device=device)
+        row[mask] = torch.arange(int(mask.sum()), device=device)
+        g = row[groups.to(device).clamp(min=0)]
+        g[groups.to(device) < 0] = -1
+        g = g[(g >= 0).any(dim=1)]
+        held = ~mask
+        coords, target = data.coords, data.target
+
+        def heldout(pred_full: torch.Tensor) -> float:
+            return _psnr(pred_full[held], target[held])
+
+        job.inputs, job.target = data.coords[mask], data.target[mask]
+        job.groups = torch.sort(g, dim=1, descending=True).values  # -1 padding last
+        job.resolved.update({"kept_pixels": int(mask.sum()), "n_groups": int(g.shape[0])})
+    else:
+        k = cfg.downsample
+        if h % k or w % k:
+            raise ValueError(
+                f"--downsample {k} does not divide the {w}x{h} image; choose a --size whose "
+                f"sides are multiples of {k}"
+            )
+        low = data.image.reshape(h // k, k, w // k, k, 3).mean(dim=(1, 3))
+        centre = image_coords(h, w, device=device).reshape(h // k, k, w // k, k, 2)
+        job.inputs = centre.mean(dim=(1, 3)).reshape(-1, 2)
+        job.target = low.reshape(-1, 3)
+        from iga.core import groups as groups_mod
+
+        job.groups = groups_mod.grid((h // k, w // k), cfg.patch)
+        coords, target = data.coords, data.target
+        job.resolved.update({"train_size": [w // k, h // k], "n_groups": int(job.groups.shape[0])})
+
+        def heldout(pred_full: torch.Tensor) -> float:
+            return _psnr(pred_full, target)
+
+    job.resolved["points_per_group"] = int(job.groups.shape[1])
+
+    def extra(step: int, pred: torch.Tensor) -> dict[str, Any]:
+        del pred  # the training rows; the held-out score needs the whole image
+        if step % every:
+            return {}
+        model = job.model
+        buffers = {k: v.clone() for k, v in model.named_buffers()}
+        with torch.no_grad():
+            score = heldout(model(coords))
+            for k, v in model.named_buffers():  # BN's running statistics stay as training left them
+                v.copy_(buffers[k])
+        return {"psnr_heldout": score}
+
+    job.extra, job.extra_every = extra, 1
+    job.columns = ("step", "mse", "psnr", "lr", "time", "psnr_heldout")
+    return job
+
+
+def scores(
+    cfg: Any, data: ImageData, best: torch.Tensor, final: torch.Tensor, history: list[dict]
+) -> dict[str, Any]:
+    """The inverse problem's summary numbers (module docstring)."""
+    target = data.image.cpu()
+    out: dict[str, Any] = {
+        "psnr_full": _psnr(best, target),
+        "psnr_full_final": _psnr(final, target),
+    }
+    rows = [r for r in history if r.get("psnr_heldout") is not None]
+    if rows:
+        top = max(rows, key=lambda r: r["psnr_heldout"])
+        out.update(
+            {
+                "heldout_last": rows[-1]["psnr_heldout"],
+                "heldout_best": top["psnr_heldout"],
+                "heldout_best_step": top["step"],
+            }
+        )
+    if cfg.keep < 1.0:
+        held = ~_keep_mask(data.height * data.width, cfg.keep, cfg.train.seed)
+        flat_b, flat_t = best.reshape(-1, 3), target.reshape(-1, 3)
+        out["psnr_heldout"] = _psnr(flat_b[held], flat_t[held])
+        out["keep"] = cfg.keep
+    else:
+        from PIL import Image
+
+        k = cfg.downsample
+        h, w = data.height, data.width
+        low = target.reshape(h // k, k, w // k, k, 3).mean(dim=(1, 3)).numpy()
+        img = Image.fromarray(np.round(low * 255).astype(np.uint8))
+        up = np.asarray(img.resize((w, h), Image.Resampling.BICUBIC), dtype=np.float32) / 255
+        out["psnr_heldout"] = out["psnr_full"]
+        out["psnr_bicubic"] = _psnr(torch.from_numpy(up), target)
+        out["ssim_bicubic"] = metrics.ssim(torch.from_numpy(up), target)
+        out["downsample"] = k
+    return out
