@@ -173,3 +173,26 @@ def test_a_broken_or_clashing_plugin_is_one_line(tmp_path: Path, monkeypatch, ca
     r = _cli(clash, "fit", "--help", cwd=tmp_path)
     assert r.returncode == 1
     assert "task 'image' is registered twice" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_a_registered_method_is_a_method_choice_of_every_task(plugin: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from iga.methods import METHODS, MethodSpec, register_method
+    from iga.train import build_iga
+
+    def two(model, groups, cfg, seed):  # IGA with end 2, whatever --end says
+        return build_iga(model, groups, replace(cfg, method="iga", end=2), seed)
+
+    with pytest.raises(ValueError, match="built in"):
+        register_method(MethodSpec("iga", "again"))
+    spec = register_method(MethodSpec("iga-e2", "IGA, end 2", adjuster=two))
+    try:
+        out = tmp_path / "m"
+        args = ["fit", "toy", "--method", "iga-e2", "--steps", "5", "--out", str(out), "--quiet"]
+        assert main(args) == 0
+        rows = (out / "metrics.csv").read_text().splitlines()
+        assert "lambda_ref" in rows[0]  # the adjuster ran and logged its spectrum
+        assert json.loads((out / "config.json").read_text())["method"]["method"] == "iga-e2"
+    finally:
+        METHODS.pop(spec.name)
