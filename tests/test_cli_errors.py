@@ -402,3 +402,31 @@ def test_ctrl_c_while_loading_is_one_line(monkeypatch, capsys) -> None:
     monkeypatch.setattr(sys.modules["iga.cli.app"], "_parser", interrupted)
     assert main(["fit", "image"]) == 130
     assert capsys.readouterr().err == "iga: interrupted\n"
+
+
+def test_ctrl_c_while_the_command_modules_import_is_one_line(monkeypatch, capsys) -> None:
+    import importlib.abc
+    import sys
+
+    import iga.cli
+
+    class Interrupt(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "iga.cli.app":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "iga.cli.app", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Interrupt(), *sys.meta_path])
+    assert iga.cli.main(["fit", "--help"]) == 130
+    assert capsys.readouterr().err == "iga: interrupted\n"
+
+
+def test_the_command_starts_without_torch() -> None:
+    # so that a Ctrl-C while torch loads lands in iga.cli.main's one-line handler
+    import subprocess
+    import sys
+
+    code = "import sys, iga.cli; print(sorted(m for m in sys.modules if m.startswith('torch')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

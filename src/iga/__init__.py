@@ -10,33 +10,71 @@ and :func:`image_points` (an image's ``[-1, 1]`` (y, x) coordinates and colours)
 that combine with IGA (Adam, SGD, Muon, ESGD) are in :mod:`optim`.
 """
 
-from iga import models, optim
-from iga.core import (
-    IGA,
-    SAMPLING,
-    Balanced,
-    Grouping,
-    Sampler,
-    adjusted_loss,
-    balance,
-    balance_matrix,
-    entk,
-    groups,
-    jacobian,
-    max_residual_points,
-    ntk_two_layer_relu,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# The public names and the modules that define them. They load on first use (PEP 562), so
+# `import iga` (and the `iga` command's own start) imports neither torch nor any task, and a
+# Ctrl-C while they load is the command's one-line interrupt, not a traceback.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "IGA",
+            "SAMPLING",
+            "Balanced",
+            "Grouping",
+            "Sampler",
+            "adjusted_loss",
+            "balance",
+            "balance_matrix",
+            "entk",
+            "groups",
+            "jacobian",
+            "max_residual_points",
+            "ntk_two_layer_relu",
+        ),
+        "iga.core",
+    ),
+    "image_points": "iga.tasks.image.data",
+}
+_SUBMODULES = ("models", "optim")
 
-def __getattr__(name: str) -> object:
-    # image_points is the image task's helper: loaded on first use, so importing iga loads no task.
-    if name == "image_points":
-        from iga.tasks.image.data import image_points
+if TYPE_CHECKING:
+    from iga import models, optim
+    from iga.core import (
+        IGA,
+        SAMPLING,
+        Balanced,
+        Grouping,
+        Sampler,
+        adjusted_loss,
+        balance,
+        balance_matrix,
+        entk,
+        groups,
+        jacobian,
+        max_residual_points,
+        ntk_two_layer_relu,
+    )
+    from iga.tasks.image.data import image_points
 
-        return image_points
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"iga.{name}")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'iga' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY, *_SUBMODULES])
 
 
 __all__ = [

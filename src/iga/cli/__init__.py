@@ -11,6 +11,19 @@ task registry (:func:`iga.tasks.registry.tasks`); options come from the dataclas
     iga analyze NAME ...                                     # iga.analysis.commands
 """
 
-from iga.cli.app import main
+from __future__ import annotations
+
+import sys
 
 __all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``iga`` console script (:func:`iga.cli.app.main`). The command's
+    modules (torch among them) load here, so a Ctrl-C while they load is one line too."""
+    try:
+        from iga.cli.app import main as run
+    except KeyboardInterrupt:
+        print("iga: interrupted", file=sys.stderr)
+        return 130
+    return run(argv)

@@ -2,6 +2,6 @@
 
 import sys
 
-from iga.cli.app import main
+from iga.cli import main
 
 sys.exit(main())
