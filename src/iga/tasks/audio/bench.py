@@ -61,7 +61,17 @@ METRICS = (
     Metric("snr_db", "SNR (dB)", ".2f"),
     Metric("mse", "MSE", ".3g", higher_is_better=False),
 )
-LABELS = {"method": {"muon+iga": "Muon + IGA", "muon": "Muon", "iga": "+IGA"}}
+LABELS = {
+    "arch": {"relu": "ReLU", "pe": "PE", "siren": "SIREN"},
+    "method": {
+        "vanilla": "Vanilla",
+        "fr": "+FR",
+        "bn": "+BN",
+        "iga": "+IGA",
+        "muon": "Muon",
+        "muon+iga": "Muon + IGA",
+    },
+}
 
 
 def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:

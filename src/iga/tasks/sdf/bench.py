@@ -47,7 +47,10 @@ METRICS = (
     Metric("normal_consistency", "normal consistency", ".4f"),
     Metric("mae_near_e3", "MAE near ×1e3", ".3f", higher_is_better=False),
 )
-LABELS = {"method": {"vanilla": "Vanilla", "fr": "+FR", "bn": "+BN", "iga": "+IGA"}}
+LABELS = {
+    "arch": {"relu": "ReLU", "pe": "PE", "siren": "SIREN"},
+    "method": {"vanilla": "Vanilla", "fr": "+FR", "bn": "+BN", "iga": "+IGA"},
+}
 
 
 def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
