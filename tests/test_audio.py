@@ -223,7 +223,7 @@ def test_the_benchmark_runs_resumes_and_tabulates(tmp_path: Path, capsys) -> Non
     ]
     assert main(args) == 0
     table = (tmp_path / "res" / "cpu_steps4" / "table" / "table.md").read_text()
-    assert "PSNR (dB)" in table and "+IGA" in table and "vanilla" in table
+    assert "PSNR (dB)" in table and "+IGA" in table and "Vanilla" in table
     capsys.readouterr()
     assert main(args) == 0
     assert "0 run, 2 already finished" in capsys.readouterr().out
