@@ -6,11 +6,19 @@ keys, and :func:`batch_order`, the resumable order of mini-batches of groups."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-__all__ = ["batch_order", "check_model", "shared_flags", "window_groups"]
+__all__ = [
+    "batch_order",
+    "check_model",
+    "group_batches",
+    "predict",
+    "shared_flags",
+    "window_groups",
+]
 
 
 def _positive(value: float) -> None:
@@ -83,3 +91,25 @@ def window_groups(n: int, size: int, *, overlap_last: bool = False) -> torch.Ten
         else torch.cat([index[n - n % size :], torch.full((size - n % size,), -1)])
     )
     return torch.cat([head, last[None]])
+
+
+def group_batches(
+    groups: torch.Tensor, batch: int, seed: int, inputs: torch.Tensor, target: torch.Tensor
+) -> Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
+    """A ``Fit.batch``: step ``s`` trains on the rows of the ``batch`` groups
+    :func:`batch_order` draws for it (full groups: see :func:`window_groups`)."""
+    index_of = groups.to(inputs.device)
+    n_groups = int(groups.shape[0])
+
+    def draw(step: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        del generator  # per-epoch seeded orders: a resumed run draws the same batches
+        index = index_of[batch_order(step, batch, n_groups, seed).to(inputs.device)].reshape(-1)
+        return inputs[index], target[index]
+
+    return draw
+
+
+def predict(model: torch.nn.Module, x: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
+    """``model(x)`` in chunks of rows, without gradients."""
+    with torch.no_grad():
+        return torch.cat([model(c) for c in x.split(chunk)])

@@ -34,7 +34,7 @@ from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.audio.data import AudioData, load_audio, write_wav
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import batch_order, window_groups
+from iga.tasks.common import group_batches, predict, window_groups
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = [
@@ -163,11 +163,6 @@ def _psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(((pred.clamp(-1, 1) - target) ** 2).mean())
 
 
-def _predict(model: torch.nn.Module, t: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([model(c) for c in t.split(chunk)])
-
-
 class AudioTask:
     """Audio on the task contract (:mod:`iga.tasks.base`): t -> samples."""
 
@@ -219,15 +214,11 @@ class AudioTask:
                 resolved=resolved,
                 groups_flag="--window",
             )
-        groups_dev = groups.to(device)
 
-        def draw(step: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-            del generator  # per-epoch seeded orders (iga.tasks.common.batch_order)
-            index = groups_dev[batch_order(step, batch, n_groups, seed).to(device)].reshape(-1)
-            return t[index], y[index]
+        draw = group_batches(groups, batch, seed, t, y)
 
         def validate(m: torch.nn.Module) -> dict[str, Any]:
-            return {"psnr": float(_psnr(_predict(m, t), y))}
+            return {"psnr": float(_psnr(predict(m, t), y))}
 
         return Fit(
             model=model,
@@ -252,9 +243,9 @@ class AudioTask:
         device = next(fit.model.parameters()).device
         t, y = data.coords().to(device), data.target().to(device)
         fit.model.load_state_dict(result.final_state)
-        final = _predict(fit.model, t).clamp(-1, 1).cpu()
+        final = predict(fit.model, t).clamp(-1, 1).cpu()
         fit.model.load_state_dict(result.best_state)
-        best = _predict(fit.model, t).clamp(-1, 1).cpu()
+        best = predict(fit.model, t).clamp(-1, 1).cpu()
         y = y.cpu()
         save_torch(out / "best.pt", result.best_state)
         write_wav(out / "reconstruction.wav", best.numpy(), data.rate)

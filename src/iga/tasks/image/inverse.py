@@ -50,6 +50,7 @@ def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
         raise ValueError("--keep and --downsample are two problems; choose one of them")
     h, w, device = data.height, data.width, data.coords.device
     every = cfg.heldout_every
+    coords, target = data.coords, data.target
     if cfg.keep < 1.0:
         mask = _keep_mask(h * w, cfg.keep, cfg.train.seed).to(device)
         row = torch.full((h * w,), -1, dtype=torch.long, device=device)
@@ -58,12 +59,11 @@ def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
         g[groups.to(device) < 0] = -1
         g = g[(g >= 0).any(dim=1)]
         held = ~mask
-        coords, target = data.coords, data.target
 
         def heldout(pred_full: torch.Tensor) -> float:
             return _psnr(pred_full[held], target[held])
 
-        job.inputs, job.target = data.coords[mask], data.target[mask]
+        job.inputs, job.target = coords[mask], target[mask]
         job.groups = torch.sort(g, dim=1, descending=True).values  # -1 padding last
         job.resolved.update({"kept_pixels": int(mask.sum()), "n_groups": int(g.shape[0])})
     else:
@@ -80,7 +80,6 @@ def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
         from iga.core import groups as groups_mod
 
         job.groups = groups_mod.grid((h // k, w // k), cfg.patch)
-        coords, target = data.coords, data.target
         job.resolved.update({"train_size": [w // k, h // k], "n_groups": int(job.groups.shape[0])})
 
         def heldout(pred_full: torch.Tensor) -> float:

@@ -38,7 +38,7 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import batch_order, window_groups
+from iga.tasks.common import group_batches, predict, window_groups
 from iga.tasks.sdf.data import SDFSamples, sdf_samples, signed_distance
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
@@ -125,11 +125,6 @@ def build_model(cfg: SDFFitConfig) -> torch.nn.Module:
     )
 
 
-def _predict(model: torch.nn.Module, x: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([model(c) for c in x.split(chunk)])
-
-
 def surface_metrics(
     pred_grid: np.ndarray, mesh: Any, count: int, seed: int = EVAL_SEED
 ) -> dict[str, Any]:
@@ -197,7 +192,7 @@ class SDFTask:
         truth = torch.from_numpy(data.grid.reshape(-1) < 0).to(device)
 
         def validate(m: torch.nn.Module) -> dict[str, Any]:
-            inside = _predict(m, grid_x).reshape(-1) < 0
+            inside = predict(m, grid_x).reshape(-1) < 0
             return {"iou": metrics.iou(inside, truth)}
 
         resolved = {
@@ -225,12 +220,9 @@ class SDFTask:
                 groups_flag="--group-size",
                 **common,
             )
-        batch, seed, groups_dev = cfg.batch_groups, cfg.train.seed, groups.to(device)
+        batch, seed = cfg.batch_groups, cfg.train.seed
 
-        def draw(step: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-            del generator  # per-epoch seeded orders (iga.tasks.common.batch_order)
-            index = groups_dev[batch_order(step, batch, n_groups, seed).to(device)].reshape(-1)
-            return x[index], y[index]
+        draw = group_batches(groups, batch, seed, x, y)
 
         return Fit(
             inputs=torch.empty(0, 3),
@@ -252,15 +244,15 @@ class SDFTask:
         model.eval()
         grid_x = torch.from_numpy(grid_points(r).reshape(-1, 3)).to(device)
         model.load_state_dict(result.final_state)
-        final = _predict(model, grid_x).cpu().numpy().reshape(r, r, r)
+        final = predict(model, grid_x).cpu().numpy().reshape(r, r, r)
         model.load_state_dict(result.best_state)
-        pred = _predict(model, grid_x).cpu().numpy().reshape(r, r, r)
+        pred = predict(model, grid_x).cpu().numpy().reshape(r, r, r)
         truth = data.grid < 0
         rng = np.random.default_rng(EVAL_SEED)
         surf, _ = sample_surface(data.mesh, 20_000, EVAL_SEED)
         near = (surf + rng.normal(scale=cfg.near_std, size=surf.shape)).astype(np.float32)
         near_sdf, _ = signed_distance(data.mesh, near)
-        near_pred = _predict(model, torch.from_numpy(near).to(device)).cpu().numpy()[:, 0]
+        near_pred = predict(model, torch.from_numpy(near).to(device)).cpu().numpy()[:, 0]
         surfaces = surface_metrics(pred, data.mesh, cfg.surface_points)
         floor = surface_metrics(data.grid, data.mesh, cfg.surface_points)
         name = f"{Path(cfg.path).name} {cfg.model.arch}/{cfg.method.method}"
