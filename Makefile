@@ -63,4 +63,20 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests probes examples
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache
+
+## wheel-check: build the wheel and the sdist, install each into a fresh venv, smoke-test them
+.PHONY: wheel-check
+wheel-check:
+	PY=$(PY) TORCH='$(TORCH)' bash .ci/wheel_smoke.sh
+
+# The `docs` extra (mkdocs, mkdocs-material, mkdocstrings), for `make docs` only.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+## docs: the documentation site into site/ (strict: a broken link, anchor or reference fails)
+.PHONY: docs
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

@@ -5,9 +5,11 @@ The public API (see the README for a quickstart)::
     adjuster = iga.IGA(model, groups=iga.groups.grid((H, W), block=8), end=20)
     loss = adjuster.loss(model(coords), target, coords)
 
-plus the pieces: :func:`entk`, :func:`balance_matrix`, :mod:`groups`, :func:`adjusted_loss`,
-and :func:`image_points` (an image's ``[-1, 1]`` (y, x) coordinates and colours); optimisers
-that combine with IGA (Adam, SGD, Muon, ESGD) are in :mod:`optim`.
+``iga.load(run_dir)`` gives back a finished run's fitted field (:mod:`fields`), which
+:mod:`export` writes as a standalone program; plus the pieces: :func:`entk`,
+:func:`balance_matrix`, :mod:`groups`, :func:`adjusted_loss`, and :func:`image_points` (an
+image's ``[-1, 1]`` (y, x) coordinates and colours); optimisers that combine with IGA (Adam,
+SGD, Muon, ESGD) are in :mod:`optim`.
 """
 
 from __future__ import annotations
@@ -40,11 +42,12 @@ _LAZY: dict[str, str] = {
         "iga.core",
     ),
     "image_points": "iga.tasks.image.data",
+    "load": "iga.fields",
 }
-_SUBMODULES = ("models", "optim")
+_SUBMODULES = ("export", "fields", "models", "optim")
 
 if TYPE_CHECKING:
-    from iga import models, optim
+    from iga import export, fields, models, optim
     from iga.core import (
         IGA,
         SAMPLING,
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
         max_residual_points,
         ntk_two_layer_relu,
     )
+    from iga.fields import load
     from iga.tasks.image.data import image_points
 
 
@@ -88,9 +92,12 @@ __all__ = [
     "balance",
     "balance_matrix",
     "entk",
+    "export",
+    "fields",
     "groups",
     "image_points",
     "jacobian",
+    "load",
     "max_residual_points",
     "models",
     "ntk_two_layer_relu",

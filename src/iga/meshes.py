@@ -57,6 +57,7 @@ __all__ = [
     "grid_points",
     "inside",
     "load_mesh",
+    "normalization_facts",
     "normalize",
     "sample_surface",
     "surface_chamfer",
@@ -90,6 +91,20 @@ class Normalization:
     def invert(self, points: np.ndarray) -> np.ndarray:
         """Map normalised points ``[..., 3]`` back to mesh units (float64)."""
         return np.asarray(points, dtype=np.float64) / self.scale + np.asarray(self.center)
+
+
+def normalization_facts(norm: Normalization | None) -> dict[str, Any]:
+    """``{"normalization": {"center", "scale", "margin"}}`` for a run's ``config.json``
+    (empty for ``None``): what :func:`iga.load` needs to answer in the mesh file's units."""
+    if norm is None:
+        return {}
+    return {
+        "normalization": {
+            "center": [float(c) for c in norm.center],
+            "scale": float(norm.scale),
+            "margin": float(norm.margin),
+        }
+    }
 
 
 # ----------------------------------------------------------------------------- loading

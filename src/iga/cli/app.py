@@ -123,6 +123,71 @@ def _add_analyze(sub: Any) -> None:
         p.set_defaults(func=lambda ns, s=spec: commands.analyze(s, ns))
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+    return value
+
+
+def _add_render_export(sub: Any) -> None:
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("run", help="a finished run directory (the --out of iga fit)")
+        p.add_argument("--weights", default="best", choices=("best", "final"), help="default: best")
+        p.add_argument(
+            "--data",
+            default="",
+            help="the run's mesh, when its recorded path no longer resolves (only occupancy/"
+            "SDF runs written before iga recorded the normalisation need it)",
+        )
+        p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+
+    render = sub.add_parser(
+        "render",
+        help="render a fitted field: an image at any size, a mesh, NeRF views, a signal",
+        description="Query a finished run's fitted field and write files: an image run at "
+        "--size (PNG; larger than trained is the INR's own super-resolution); an occupancy "
+        "or SDF run's surface at --resolution (marching cubes; PLY/OBJ/STL/OFF by the --out "
+        "suffix, in the mesh file's units, plus a shaded PNG); a NeRF run's turntable "
+        "(--frames PNG views and an animated GIF, at --size); an audio run at --rate (WAV); "
+        "a 1D run at --samples (CSV). Default --out: RUN/renders/.",
+    )
+    common(render)
+    render.add_argument("--size", default=None, help="image/NeRF: WIDTHxHEIGHT, e.g. 768x512")
+    render.add_argument(
+        "--resolution", type=_positive_int, default=None, help="occupancy/SDF: grid (default 128)"
+    )
+    render.add_argument(
+        "--frames", type=_positive_int, default=None, help="NeRF: turntable views (default 40)"
+    )
+    render.add_argument("--rate", type=_positive_int, default=None, help="audio: sample rate in Hz")
+    render.add_argument("--samples", type=_positive_int, default=None, help="1D: points")
+    render.add_argument("--out", default="", help="a file (by its suffix) or a folder")
+    render.add_argument("--quiet", action="store_true", help="no progress bars")
+    render.set_defaults(func=commands.render)
+
+    export = sub.add_parser(
+        "export",
+        help="export a fitted field as TorchScript, torch.export and safetensors",
+        description="Write a finished run's field as programs that run without iga "
+        "(TorchScript field.pt, torch.export field.pt2) and its weights (field.safetensors), "
+        "with field.json: what the inputs and outputs mean and the normalisation baked in. "
+        "Each program is reloaded and checked against the field before it is kept.",
+    )
+    common(export)
+    export.add_argument(
+        "--format",
+        default="all",
+        help="comma-separated: torchscript, export, safetensors, or all (default: all)",
+    )
+    export.add_argument("--out", default="", help="folder (default: RUN/export)")
+    export.add_argument("--overwrite", action="store_true", help="replace an export in --out")
+    export.set_defaults(func=commands.export)
+
+
 def _parser() -> argparse.ArgumentParser:
     from iga.overhead import OverheadConfig
     from iga.tasks.registry import tasks
@@ -150,6 +215,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_benchmarks(bench_sub, [m for s in specs for m in s.benches])
 
     _add_analyze(sub)
+    _add_render_export(sub)
 
     exp = sub.add_parser("experiment", help="reproduce an experiment of the paper")
     experiments = [m for s in specs for m in s.experiments]

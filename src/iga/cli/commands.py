@@ -21,8 +21,10 @@ __all__ = [
     "bench_overhead",
     "check_output_file",
     "demo",
+    "export",
     "fit",
     "harness",
+    "render",
 ]
 
 
@@ -103,4 +105,47 @@ def harness(module: str, name: str, ns: argparse.Namespace) -> int:
             f"{len(report.failures)} run(s) failed (first: {name}: {first}); the others are "
             "kept, and the same command retries the failed ones"
         )
+    return 0
+
+
+def render(ns: argparse.Namespace) -> int:
+    """``iga render RUN``: the fitted field's files (see ``iga render --help``)."""
+    from iga.fields import load
+
+    field = load(ns.run, ns.weights, device=ns.device, data=ns.data or None)
+    paths = field.render_files(
+        ns.out or None,
+        progress=not ns.quiet,
+        size=ns.size,
+        resolution=ns.resolution,
+        frames=ns.frames,
+        rate=ns.rate,
+        samples=ns.samples,
+    )
+    for p in paths[:3]:
+        print(f"wrote {p}")
+    if len(paths) > 3:
+        print(f"... and {len(paths) - 3} more in {paths[-1].parent}")
+    return 0
+
+
+def export(ns: argparse.Namespace) -> int:
+    """``iga export RUN``: TorchScript, torch.export and safetensors (``iga export --help``)."""
+    from iga.export import FORMATS
+    from iga.export import export as write
+    from iga.fields import load
+
+    names = [f.strip() for f in ns.format.split(",") if f.strip()]
+    formats = list(FORMATS) if names == ["all"] else names
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(
+            f"unknown --format {','.join(unknown) or '(none)'}; choose from "
+            f"{', '.join(FORMATS)} or all"
+        )
+    field = load(ns.run, ns.weights, device=ns.device, data=ns.data or None)
+    out = ns.out or str(Path(ns.run) / "export")
+    written = write(field, out, formats, overwrite=ns.overwrite)
+    for fmt, p in written.items():
+        print(f"{fmt}: {p}")
     return 0

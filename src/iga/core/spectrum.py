@@ -292,7 +292,9 @@ def balance(
             vectors, to seed the next call). Without ``warm``: from :data:`COLD_START_MIN`
             points on, :data:`COLD_START_ITERS` iterations from a random block, under the
             same test; below it, the exact solver. See docs/speed.md.
-        oversample, iters, tol: the subspace solver's settings.
+        oversample: the subspace solver's extra vectors beyond ``end + 1``.
+        iters: the subspace solver's iterations.
+        tol: the subspace solver's residual tolerance.
     """
     if not isinstance(K, torch.Tensor):
         raise TypeError(f"K must be a torch.Tensor; got {type(K).__name__}")

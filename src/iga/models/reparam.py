@@ -144,7 +144,11 @@ class FRLinear(nn.Module):
     Args:
         weight: the initial weight ``W₀`` ``[out, in]`` (used by ``init="solve"``).
         bias: the initial bias ``[out]`` (kept by ``"solve"``, zeroed by ``"uniform"``).
-        low, high, phases, alpha: the bases, see :func:`fourier_bases`.
+        low: the number of low frequencies of the bases (``1/low … 1``), see
+            :func:`fourier_bases`.
+        high: the number of high frequencies (``1 … high``).
+        phases: the number of phases per frequency.
+        alpha: the bases' scale factor.
         init: ``"uniform"`` (the authors') or ``"solve"`` (minimum-norm Λ₀ with Λ₀ B ≈ W₀).
         omega0: the sine frequency of the following activation; only used by ``"uniform"``,
             which divides the bound by it like the authors' sine FR layer.

@@ -297,7 +297,13 @@ def fit(
         check_groups(adjuster.grouping.n_groups, device, job.groups_flag)
     lr = task.lr(cfg)
     record = to_jsonable(asdict(cfg))  # type: ignore[call-overload]
+    from iga import __version__
+    from iga.fields import FIELD_FORMAT
+
     resolved = {
+        "task": task.name,
+        "format": FIELD_FORMAT,
+        "iga": __version__,
         "lr": lr,
         "device": str(device),
         **job.resolved,

@@ -63,6 +63,9 @@ class TaskSpec:
     arguments of :func:`iga.harness.execute`)."""
     experiments: tuple[str, ...] = ()
     """The same, for ``iga experiment`` commands."""
+    fitted: str = ""
+    """The module whose ``field(record, data=None)`` rebuilds a finished run's fitted field
+    (:func:`iga.load`, ``iga render``, ``iga export``); empty: the task has none."""
     demo: Callable[..., None] | None = None
     """``iga demo``: ``demo(steps=, seed=, device=, out=, progress=)`` on bundled data."""
     source: str = field(default="iga", compare=False)

@@ -45,6 +45,7 @@ SPEC = register_task(
         overrides=shared_flags,
         check=check_model,
         report=_report,
+        fitted="iga.tasks.audio.field",
         benches=("iga.tasks.audio.bench",),
     )
 )

@@ -248,6 +248,7 @@ class AudioTask:
         best = predict(fit.model, t).clamp(-1, 1).cpu()
         y = y.cpu()
         save_torch(out / "best.pt", result.best_state)
+        save_torch(out / "final.pt", result.final_state)
         write_wav(out / "reconstruction.wav", best.numpy(), data.rate)
         from iga.tasks.audio.figures import comparison
 

@@ -85,6 +85,7 @@ SPEC = register_task(
         overrides=_overrides,
         check=_check,
         report=_report,
+        fitted="iga.tasks.function1d.field",
         experiments=("iga.tasks.function1d.bench",),
     )
 )

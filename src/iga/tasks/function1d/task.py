@@ -37,7 +37,7 @@ from torch import nn
 from iga.adjusters import FixedAdjustment
 from iga.core import IGA, balance, ntk_two_layer_relu
 from iga.core import groups as groups_mod
-from iga.io import CSVAppender
+from iga.io import CSVAppender, save_torch
 from iga.models import ARCH_OPTIONS, build
 from iga.models.relu2 import TwoLayerReLU
 from iga.tasks.base import Fit, fit
@@ -289,6 +289,8 @@ class FunctionTask:
         last.update(dict(zip(cols, delta_final, strict=True)))
         with CSVAppender(out / "metrics.csv") as log:
             log.write(last)
+        save_torch(out / "best.pt", result.best_state)
+        save_torch(out / "final.pt", result.final_state)
 
         logged = [r for r in result.history if cols[0] in r]
         reach: dict[str, int | None] = {}

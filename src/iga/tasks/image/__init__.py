@@ -71,6 +71,7 @@ SPEC = register_task(
         overrides=cli_overrides,
         check=check_model,
         report=_report,
+        fitted="iga.tasks.image.field",
         benches=("iga.tasks.image.bench", "iga.tasks.image.rivals"),
         demo=_demo,
     )

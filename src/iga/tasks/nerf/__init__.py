@@ -72,6 +72,7 @@ SPEC = register_task(
         argument_help="scene folder (transforms_train/val/test.json and images)",
         overrides=_overrides,
         report=_report,
+        fitted="iga.tasks.nerf.field",
         benches=("iga.tasks.nerf.bench",),
     )
 )

@@ -364,6 +364,8 @@ class NeRFTask:
                 "train_views": int(v),
                 "image_size": [int(h), int(w)],
                 "focal": float(train_scene.focal),
+                "near": float(train_scene.near),
+                "far": float(train_scene.far),
                 "rays_per_step": int(batch),
                 "samples_per_ray": [cfg.render.n_coarse, cfg.render.n_coarse + cfg.render.n_fine],
                 "epochs": cfg.train.steps * batch / (v * h * w),

@@ -52,6 +52,7 @@ SPEC = register_task(
         overrides=_overrides,
         check=check_model,
         report=_report,
+        fitted="iga.tasks.occupancy.field",
         benches=("iga.tasks.occupancy.bench",),
     )
 )

@@ -40,7 +40,13 @@ from iga import metrics
 from iga.core import groups as groups_mod
 from iga.figures import plots
 from iga.io import save_torch
-from iga.meshes import inside, sample_surface, surface_chamfer, upright
+from iga.meshes import (
+    inside,
+    normalization_facts,
+    sample_surface,
+    surface_chamfer,
+    upright,
+)
 from iga.methods import model_method
 from iga.models import build
 from iga.models.config import ModelConfig
@@ -328,6 +334,7 @@ class OccupancyTask:
                 "epochs": cfg.train.steps * batch * p / r**3,
                 "watertight": bool(grid.watertight),
                 "mesh_sha256": grid.sha256,
+                **normalization_facts(grid.normalization),
                 "model": model.describe(),
             },
             groups_flag="--batch-groups",  # a step's groups: what --end is checked against

@@ -50,6 +50,7 @@ SPEC = register_task(
         overrides=shared_flags,
         check=check_model,
         report=_report,
+        fitted="iga.tasks.sdf.field",
         benches=("iga.tasks.sdf.bench",),
     )
 )

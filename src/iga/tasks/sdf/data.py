@@ -23,6 +23,7 @@ import numpy as np
 
 from iga.io import atomic_open
 from iga.meshes import (
+    Normalization,
     PathLike,
     cache_dir_default,
     file_sha256,
@@ -49,6 +50,8 @@ class SDFSamples:
     watertight: bool
     sha256: str
     cached: bool
+    normalization: Normalization | None = None
+    """How the mesh file's units were mapped to [-1, 1]³ (what :func:`iga.load` undoes)."""
 
 
 def signed_distance(mesh: Any, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +106,7 @@ def sdf_samples(
     cache_dir: str | Path | None = None,
 ) -> SDFSamples:
     """The samples of the module docstring, from the cache when they are there."""
-    mesh, _ = normalize(load_mesh(path), margin)
+    mesh, norm = normalize(load_mesh(path), margin)
     watertight = bool(mesh.is_watertight)
     if not watertight:
         warnings.warn(
@@ -127,7 +130,7 @@ def sdf_samples(
             with np.load(file) as data:
                 got = (data["points"], data["sdf"], data["grid"])
             if got[0].shape == (points, 3) and got[2].shape == (resolution,) * 3:
-                return SDFSamples(*got, mesh, watertight, sha, cached=True)
+                return SDFSamples(*got, mesh, watertight, sha, cached=True, normalization=norm)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is recomputed and rewritten
     rng = np.random.default_rng(seed)
@@ -146,4 +149,4 @@ def sdf_samples(
             np.savez_compressed(f, points=pts, sdf=sdf, grid=grid)
     except OSError as e:
         warnings.warn(f"could not cache SDF samples in {folder} ({e.strerror})", stacklevel=2)
-    return SDFSamples(pts, sdf, grid, mesh, watertight, sha, cached=False)
+    return SDFSamples(pts, sdf, grid, mesh, watertight, sha, cached=False, normalization=norm)

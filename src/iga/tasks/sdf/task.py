@@ -31,7 +31,13 @@ import torch
 from iga import metrics
 from iga.figures import plots, plots3d
 from iga.io import save_torch
-from iga.meshes import grid_points, sample_surface, surface_chamfer, upright
+from iga.meshes import (
+    grid_points,
+    normalization_facts,
+    sample_surface,
+    surface_chamfer,
+    upright,
+)
 from iga.methods import model_method
 from iga.models import build
 from iga.models.config import ModelConfig
@@ -201,6 +207,7 @@ class SDFTask:
             "points_per_group": p,
             "watertight": data.watertight,
             "mesh_sha256": data.sha256,
+            **normalization_facts(data.normalization),
         }
         common: dict[str, Any] = {
             "model": build_model(cfg).to(device),
@@ -277,6 +284,7 @@ class SDFTask:
                 ylabel="IoU",
             )
         save_torch(out / "best.pt", result.best_state)
+        save_torch(out / "final.pt", result.final_state)
         return {
             "mesh": str(cfg.path),
             "shape": Path(cfg.path).stem,

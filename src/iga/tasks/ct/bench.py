@@ -1,0 +1,222 @@
+"""``iga bench ct``: sparse-view CT, slices × numbers of angles × archs × methods (vanilla,
+FR, BN, IGA and the rival optimisers), declared on :mod:`iga.harness`.
+
+The cpu tier reconstructs 64×64 slices (WIRE's chest CT slice, centre-cropped; the
+Shepp–Logan phantom) from 20, 50 or 100 noiseless parallel-beam projections, with a 4-layer
+width-64 MLP for ``steps`` steps of 256 bundles of 4 neighbouring rays (1024 rays a step);
+``end`` 20. Tiers are :class:`~iga.tasks.ct.task.CTFitConfig` instances, the only source of
+their defaults; a method is ``--method`` (vanilla, fr, bn, iga) or a rival recipe (``muon``,
+``muon+iga``: Muon on the hidden matrices, cosine schedule, as in ``iga bench rivals``).
+Every run also scores filtered back-projection of the same sinogram (the FBP column).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from iga.harness import Bench, Context, Metric, RunOptions, cell_path
+from iga.harness import options as _options
+from iga.harness.worker import fit_run
+from iga.io import to_jsonable
+from iga.models.config import ModelConfig
+from iga.sweep import RunSpec
+from iga.tasks.ct.data import PHANTOM
+from iga.tasks.ct.task import CTFitConfig, run_key
+from iga.train import MethodConfig, TrainConfig
+
+__all__ = ["HELP", "METHODS", "TIERS", "Options", "bench", "make_run", "run_ct", "setup"]
+
+TIERS: dict[str, CTFitConfig] = {
+    "cpu": CTFitConfig(
+        size=64,
+        bundle=4,
+        batch_groups=256,
+        eval_every=50,
+        model=ModelConfig(arch="siren", width=64, hidden_layers=3),
+        method=MethodConfig(end=20),
+        train=TrainConfig(steps=1000, checkpoint_every=100),
+    ),
+    "paper": CTFitConfig(
+        size=256,
+        bundle=4,
+        batch_groups=512,
+        eval_every=100,
+        model=ModelConfig(arch="siren", width=256, hidden_layers=3),
+        method=MethodConfig(end=20),
+        train=TrainConfig(steps=5000, checkpoint_every=250),
+    ),
+}
+METHODS: dict[str, tuple[str, str, str]] = {
+    "vanilla": ("vanilla", "adam", "step"),
+    "fr": ("fr", "adam", "step"),
+    "bn": ("bn", "adam", "step"),
+    "iga": ("iga", "adam", "step"),
+    "muon": ("vanilla", "muon", "cosine"),
+    "muon+iga": ("iga", "muon", "cosine"),
+}
+"""Benchmark method -> (``--method``, ``--optimizer``, ``--schedule``)."""
+SLICES = {"chest": "chest.png", "phantom": PHANTOM}
+METRICS = (
+    Metric("psnr", "PSNR (dB), last step", ".2f"),
+    Metric("psnr_best", "PSNR (dB), best along training (needs the truth)", ".2f"),
+    Metric("ssim", "SSIM, last step", ".4f"),
+    Metric("fbp_psnr", "FBP PSNR (dB), the classical baseline", ".2f"),
+)
+LABELS = {
+    "arch": {"relu": "ReLU", "pe": "PE", "siren": "SIREN"},
+    "method": {
+        "vanilla": "Vanilla",
+        "fr": "+FR",
+        "bn": "+BN",
+        "iga": "+IGA",
+        "muon": "Muon",
+        "muon+iga": "Muon + IGA",
+    },
+}
+
+
+def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
+    """One fit of ``cell`` (slice, angles, arch, method, seed) at the tier ``ctx.config``."""
+    tier: CTFitConfig = ctx.config
+    method, optimizer, schedule = METHODS[cell["method"]]
+    name = cell_path(
+        cell, ("slice", "angles", "arch", "method", "seed"), {"angles": "a{}", "seed": "seed{}"}
+    )
+    out = ctx.root / "runs" / name
+    cfg = replace(
+        tier,
+        path=str(ctx.options["slices"][cell["slice"]]),
+        angles=int(cell["angles"]),
+        model=replace(tier.model, arch=cell["arch"]),
+        method=replace(tier.method, method=method),
+        train=replace(tier.train, seed=cell["seed"], optimizer=optimizer, schedule=schedule),
+        out=str(out),
+        overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
+    )
+    config = {"fit": to_jsonable(asdict(cfg)), "threads": ctx.options.get("threads")}
+    return RunSpec(name, str(out), config, key=run_key(cfg))
+
+
+def run_ct(config: dict[str, Any]) -> dict[str, Any]:
+    """Sweep worker: one fit from ``make_run``'s config (Ray-importable)."""
+    from iga.tasks.ct.task import fit_ct
+
+    return fit_run(config, CTFitConfig.from_dict, fit_ct)
+
+
+def _describe(cfg: CTFitConfig) -> str:
+    return (
+        f"{cfg.size}×{cfg.size} slices, noise {cfg.noise:g}, width {cfg.model.width}, "
+        f"{cfg.model.hidden_layers} hidden layers, {cfg.batch_groups} bundles of {cfg.bundle} "
+        f"rays/step, {cfg.train.steps} steps, end {cfg.method.end}"
+    )
+
+
+def bench() -> Bench:
+    """The CT benchmark."""
+    return Bench(
+        name="ct",
+        title="Sparse-view CT: PSNR of the slice, which training never sees",
+        tiers=TIERS,
+        axes={
+            "seed": [0],
+            "slice": list(SLICES),
+            "angles": [20, 50, 100],
+            "arch": ["relu", "pe", "siren"],
+            "method": ["vanilla", "fr", "bn", "iga"],
+        },
+        make_run=make_run,
+        worker=run_ct,
+        metrics=METRICS,
+        rows=("arch", "angles"),
+        columns=("method",),
+        average_over=("slice",),
+        spread_over=("seed",),
+        record_keys=("best_step", "steps", "diverged_at_step", "fbp_ssim"),
+        labels=LABELS,
+        describe=_describe,
+    )
+
+
+@dataclass
+class Options:
+    """Options of ``iga bench ct`` (the harness adds --out, --executor, --report, ...)."""
+
+    data: str = field(default="../shared/data/ct", metadata={"help": "folder of the slices"})
+    slices: str = field(
+        default="chest,phantom",
+        metadata={"help": "comma-separated: chest, phantom, or image files (paths or in --data)"},
+    )
+    angles: str = field(default="20,50,100", metadata={"help": "comma-separated angle counts"})
+    archs: str = field(default="relu,pe,siren", metadata={"help": "comma-separated archs"})
+    methods: str = field(
+        default="vanilla,fr,bn,iga",
+        metadata={"help": "comma-separated: " + ", ".join(METHODS)},
+    )
+    seeds: str = field(default="0", metadata={"help": "seeds, for every method"})
+    steps: int = field(default=0, metadata={"help": "override the tier's steps (0: tier's)"})
+
+
+def _slices(text: str, data: Path) -> dict[str, str]:
+    slices: dict[str, str] = {}
+    for token in _options.split(text):
+        if token == PHANTOM:
+            slices[token] = PHANTOM
+            continue
+        p = data / SLICES[token] if token in SLICES else Path(token)
+        if not p.is_file() and (data / token).is_file():
+            p = data / token
+        if not p.is_file():
+            raise FileNotFoundError(
+                f"slice {token!r} not found (neither chest in {data}, phantom, nor a file); "
+                "check --data and --slices"
+            )
+        slices[token if token in SLICES else p.stem] = str(p)
+    if not slices:
+        raise ValueError("--slices selects no slice; pass e.g. phantom")
+    return slices
+
+
+def _angles(text: str) -> list[int]:
+    out = []
+    for token in _options.split(text):
+        if not token.isdigit() or int(token) < 1:
+            raise ValueError(f"--angles takes counts >= 1, e.g. 20,50,100; got {token!r}")
+        out.append(int(token))
+    if not out:
+        raise ValueError("--angles selects nothing; pass e.g. 50")
+    return out
+
+
+HELP = {"ct": "sparse-view CT: slices × angles × archs × methods (FBP baseline; resumable)"}
+"""The commands this module declares (``iga bench ct``) and their help lines."""
+
+
+def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
+    """The :func:`iga.harness.plan` arguments for ``opts``."""
+    if ro.tier not in TIERS:
+        raise ValueError(f"unknown --tier {ro.tier!r}; choose one of {', '.join(TIERS)}")
+    cfg = TIERS[ro.tier]
+    tier = ro.tier + (f"_steps{opts.steps}" if opts.steps else "")
+    cfg = replace(cfg, train=replace(cfg.train, steps=opts.steps or cfg.train.steps))
+    from iga.models import ARCH_OPTIONS
+
+    archs = _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS))
+    methods = _options.choices("--methods", opts.methods, tuple(METHODS))
+    slices = _slices(opts.slices, Path(opts.data))
+    return {
+        "bench": bench(),
+        "tier": tier,
+        "tier_config": cfg,
+        "axes": {
+            "seed": _options.seeds(opts.seeds),
+            "slice": list(slices),
+            "angles": _angles(opts.angles),
+            "arch": archs,
+            "method": methods,
+        },
+        "options": {"slices": slices},
+        "report": "table",
+    }

@@ -1,0 +1,192 @@
+"""The CT task: the projector against scikit-image's radon, the slice loader's conversions,
+IGA at end = 0, the slice never entering training, and the run promises (resume, divergence,
+overwrite, load) on a tiny phantom."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from _interrupt import interrupt_at
+from PIL import Image
+
+import iga
+from iga import IGA
+from iga.cli import main
+from iga.models.config import ModelConfig
+from iga.runs import CHECKPOINT_FILE
+from iga.tasks.base import TrainingDiverged, fit
+from iga.tasks.ct import task as ct_task
+from iga.tasks.ct.data import all_rays, angles_deg, load_slice, project, sinogram
+from iga.tasks.ct.task import CTFitConfig, CTTask, fit_ct, run_key
+from iga.train import MethodConfig, TrainConfig
+
+
+def _cfg(out: Path, method: str = "iga", **train) -> CTFitConfig:
+    return CTFitConfig(
+        path="phantom",
+        size=16,
+        angles=8,
+        bundle=2,
+        batch_groups=16,
+        eval_every=5,
+        model=ModelConfig(arch="relu", width=16, hidden_layers=2),
+        method=MethodConfig(method=method, end=3),
+        train=TrainConfig(**{"steps": 20, "checkpoint_every": 5, "lr": 3e-3, **train}),
+        out=str(out),
+    )
+
+
+def _bilinear(img: np.ndarray):
+    t = torch.from_numpy(img).float()[None, None]
+
+    def f(p: torch.Tensor) -> torch.Tensor:
+        grid = p[:, [1, 0]].reshape(1, -1, 1, 2)  # (y, x) -> grid_sample's (x, y)
+        out = torch.nn.functional.grid_sample(
+            t, grid, mode="bilinear", align_corners=True, padding_mode="zeros"
+        )
+        return out.reshape(-1, 1)
+
+    return f
+
+
+@pytest.mark.parametrize("n", [32, 33])
+def test_the_projector_reproduces_radon_on_the_phantom(n: int) -> None:
+    """The INR's forward model, applied to the bilinear interpolation of the pixels, is
+    scikit-image's radon(circle=False) (divided by M), odd and even sizes."""
+    img, note = load_slice("phantom", n)
+    assert note == ""
+    angles = angles_deg(13)
+    want = sinogram(img, angles)
+    got = project(_bilinear(img), all_rays(n, angles), n).reshape(len(angles), -1).T
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want, atol=2e-6 * want.max())
+
+
+def test_a_ray_through_the_centre_at_0_degrees_sums_the_middle_column() -> None:
+    """By hand: θ = 0, c' = 0 is the column o = N // 2, every row once (radon's c axis)."""
+    n = 9
+    img = np.random.default_rng(0).uniform(size=(n, n))
+    value = project(_bilinear(img), torch.tensor([[0.0, 0.0]]), n)
+    from iga.tasks.ct.data import padded_size
+
+    assert float(value) == pytest.approx(img[:, n // 2].sum() / padded_size(n), rel=1e-5)
+
+
+def test_the_slice_loader_converts_and_notes(tmp_path: Path) -> None:
+    grey16 = (np.linspace(0, 65535, 40 * 30).reshape(30, 40)).astype(np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "g16.png")
+    img, note = load_slice(tmp_path / "g16.png", 16)
+    assert img.shape == (16, 16) and img.min() >= 0 and img.max() <= 1
+    assert "centre 30x30 square" in note
+    rgb = np.zeros((20, 20, 3), np.uint8)
+    rgb[..., 0] = 255
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    img, note = load_slice(tmp_path / "rgb.png", 20)
+    assert "converted to grey" in note and img.max() == pytest.approx(0.299, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--angles", "0"], "--angles must be an integer >= 1"),
+        (["--size", "4"], "--size must be an integer >= 8"),
+        (["--noise", "-1"], "--noise must be >= 0"),
+        (["--batch-groups", "100000"], "exceeds the"),
+    ],
+)
+def test_bad_options_are_one_line(tmp_path: Path, capsys, args, message) -> None:
+    code = main(["fit", "ct", "phantom", "--size", "16", "--out", str(tmp_path / "r"), *args])
+    err = capsys.readouterr().err.strip()
+    assert code in (1, 2) and message in err and len(err.splitlines()) <= 2, err
+
+
+def test_a_missing_slice_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["fit", "ct", str(tmp_path / "nope.png"), "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "no CT slice" in err and len(err.splitlines()) == 1
+
+
+def test_iga_with_end_zero_is_the_plain_gradient() -> None:
+    cfg = _cfg(Path("unused"))
+    job = CTTask().setup(cfg, torch.device("cpu"))
+    x, y = job.batch(0, torch.Generator())
+    adj = IGA(job.model, job.groups, end=0)
+    g_iga = torch.autograd.grad(adj.loss(job.model(x), y, x), list(job.model.parameters()))
+    mse = torch.nn.functional.mse_loss(job.model(x), y)
+    g_mse = torch.autograd.grad(mse, list(job.model.parameters()))
+    for a, b in zip(g_iga, g_mse, strict=True):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-9)
+
+
+def test_the_slice_never_enters_training(tmp_path: Path, monkeypatch) -> None:
+    """Changing the slice after its sinogram is measured changes the held-out scores, not one
+    bit of training."""
+    real = ct_task.measurements
+
+    def measured_then_changed(cfg):
+        truth, angles, sino, note = real(cfg)
+        return np.ones_like(truth) * 0.5, angles, sino, note
+
+    a = fit_ct(_cfg(tmp_path / "a", steps=10), progress=False)
+    monkeypatch.setattr(ct_task, "measurements", measured_then_changed)
+    b = fit_ct(_cfg(tmp_path / "b", steps=10), progress=False)
+    wa, wb = torch.load(tmp_path / "a" / "final.pt"), torch.load(tmp_path / "b" / "final.pt")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a["psnr"] != b["psnr"] and a["fbp_psnr"] != b["fbp_psnr"]
+
+
+def test_a_fit_writes_its_outputs_learns_and_loads(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    s = fit_ct(_cfg(out, steps=60), progress=False)
+    for name in ("reconstruction.png", "comparison.png", "psnr.png", "best.pt", "final.pt"):
+        assert (out / name).is_file(), name
+    with (out / "metrics.csv").open() as f:
+        held = [float(r["psnr"]) for r in csv.DictReader(f) if r.get("psnr")]
+    assert s["psnr"] > held[0] + 1.0  # learnt the slice it never saw
+    assert math.isfinite(s["psnr"]) and math.isfinite(s["fbp_psnr"])
+    assert s["psnr_best"] >= s["psnr"] - 1e-9
+    config = json.loads((out / "config.json").read_text())
+    assert config["key"] == run_key(_cfg(out, steps=60))
+    field = iga.load(out, weights="final")
+    img = field.image()
+    assert img.shape == (16, 16, 1)
+    saved = np.asarray(Image.open(out / "reconstruction.png"), dtype=np.float32) / 255.0
+    np.testing.assert_allclose(img[..., 0].numpy(), saved, atol=0.6 / 255)
+
+
+def test_interrupt_then_resume_equals_a_straight_run(tmp_path: Path) -> None:
+    straight = _cfg(tmp_path / "a")
+    s1 = fit(CTTask(), straight, progress=False)
+    resumed = replace(straight, out=str(tmp_path / "b"))
+    with pytest.raises(KeyboardInterrupt):
+        fit(interrupt_at(CTTask(), 13), resumed, progress=False)
+    assert (tmp_path / "b" / CHECKPOINT_FILE).is_file()
+    s2 = fit(CTTask(), resumed, progress=False, resume=True)
+    assert s2["psnr"] == s1["psnr"] and s2["key"] == s1["key"]
+
+
+def test_divergence_keeps_the_best_result_and_names_the_step(tmp_path: Path) -> None:
+    out = tmp_path / "div"
+    with pytest.raises(TrainingDiverged, match=r"non-finite at step \d+.*lower --lr"):
+        fit_ct(_cfg(out, lr=1e12), progress=False)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["diverged_at_step"] is not None
+    assert (out / "best.pt").is_file() and not (out / CHECKPOINT_FILE).exists()
+
+
+def test_overwrite_replaces_a_run_and_refuses_without_it(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    args = ["fit", "ct", "phantom", "--size", "16", "--angles", "8", "--batch-groups", "24"]
+    args += ["--steps", "3", "--width", "8", "--end", "4", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert main(args) == 1  # holds a run
+    assert main([*args, "--overwrite", "--method", "vanilla"]) == 0
+    assert json.loads((out / "summary.json").read_text())["method"] == "vanilla"
+    assert not (out / ".replaced").exists()
