@@ -55,12 +55,12 @@ experiments: $(STAMP)
 
 ## lint: ruff
 lint: $(STAMP)
-	$(BIN)/ruff check src tests probes examples
-	$(BIN)/ruff format --check src tests probes examples
+	$(BIN)/ruff check src tests probes examples docs/hooks
+	$(BIN)/ruff format --check src tests probes examples docs/hooks
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests probes examples
-	$(BIN)/ruff check --fix src tests probes examples
+	$(BIN)/ruff format src tests probes examples docs/hooks
+	$(BIN)/ruff check --fix src tests probes examples docs/hooks
 
 clean:
 	rm -rf $(VENV) runs site .pytest_cache .ruff_cache

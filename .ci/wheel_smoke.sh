@@ -5,7 +5,9 @@
 # one imported.
 #   wheel: `import iga` from site-packages, `iga --help`, `iga fit image` on the bundled image
 #          (5 steps, 64x64) writing a run folder with summary.json;
-#   sdist: pip builds and installs it; `iga --help`; it installs the same files as the wheel.
+#   sdist: pip builds and installs it; `iga --help`; it installs the same files as the wheel;
+#   then the wheel's run is rendered (`iga render`) and exported (`iga export`), iga is
+#   uninstalled from that environment and the exported programs run there, against the field.
 # Env: PY (the Python that makes the venvs, default python3), TORCH (the torch requirement
 # installed first, default the Makefile's: the CPU build from local disk on the project's
 # machines), KEEP=1 keeps the temporary folder. About 2 minutes on 2 CPU cores, most of it
@@ -197,12 +199,54 @@ smoke_sdist() {
     cd "$ROOT"
 }
 
+# The fitted field leaves iga behind: render the wheel's run, export it, uninstall iga from that
+# environment and run the exported programs there, against the field's own outputs.
+export_without_iga() {
+    local bin="$TMP/venv-wheel/bin"
+    cd "$TMP/cwd"
+    "$bin/iga" render "$TMP/run" --size 96x80 --out "$TMP/render.png" --quiet >/dev/null
+    "$bin/iga" export "$TMP/run" --out "$TMP/export" --format torchscript,export >/dev/null
+    "$bin/python" - "$TMP" <<'PY'
+import sys
+
+import torch
+from PIL import Image
+
+import iga
+
+tmp = sys.argv[1]
+assert Image.open(f"{tmp}/render.png").size == (96, 80)
+x = torch.rand(50, 2) * 2 - 1
+torch.save({"x": x, "want": iga.load(f"{tmp}/run")(x)}, f"{tmp}/export/check.pt")
+PY
+    quiet "$TMP/uninstall.log" "$bin/pip" uninstall --yes iga
+    "$bin/python" - "$TMP/export" <<'PY'
+import importlib.util
+import sys
+
+import torch
+
+assert importlib.util.find_spec("iga") is None, "iga is still installed"
+folder = sys.argv[1]
+check = torch.load(f"{folder}/check.pt")
+for name, program in (
+    ("TorchScript", torch.jit.load(f"{folder}/field.pt")),
+    ("torch.export", torch.export.load(f"{folder}/field.pt2").module()),
+):
+    diff = float((program(check["x"]) - check["want"]).abs().max())
+    assert diff < 1e-5, f"{name}: {diff}"
+    print(f"   {name} program without iga: max difference {diff:.1e}")
+PY
+    cd "$ROOT"
+}
+
 stage "build (wheel + sdist)" build_dists
 stage "check contents" check_contents
 stage "install wheel (fresh venv)" install_wheel
 stage "smoke test wheel" smoke_wheel
 stage "install sdist (fresh venv)" install_sdist
 stage "smoke test sdist" smoke_sdist
+stage "export, run without iga" export_without_iga
 
 echo "== wheel-check passed"
 printf '   %s\n' "${TIMINGS[@]}"

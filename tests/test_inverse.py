@@ -4,6 +4,7 @@ trained on, what is scored, against hand computations; IGA at end = 0; resume; r
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -79,6 +80,17 @@ def test_the_summary_scores_what_was_not_trained_on(tiny_png: Path, tmp_path: Pa
     assert s["psnr_heldout"] == s["psnr_full"] and 10 < s["psnr_bicubic"] < 60
 
 
+@pytest.mark.parametrize("method", ["fr", "bn"])
+@pytest.mark.parametrize("problem", [{"keep": 0.5}, {"downsample": 2}])
+def test_fr_and_bn_models_train_and_score_held_out(tiny_png, tmp_path, method, problem) -> None:
+    """The held-out pass between steps leaves FR's bases (in the graph) and BN's statistics as
+    training needs them (it once wrote into FR's bases in place, failing at step 0)."""
+    cfg = _cfg(tiny_png, tmp_path / "r", **problem)
+    cfg = replace(cfg, method=MethodConfig(method=method), train=replace(cfg.train, steps=6))
+    s = fit_image(cfg, progress=False)
+    assert s["steps"] == 6 and math.isfinite(s["psnr_heldout"])
+
+
 def test_interrupt_then_resume_equals_a_straight_run(tiny_png: Path, tmp_path: Path) -> None:
     a = _cfg(tiny_png, tmp_path / "a", keep=0.5)
     s1 = fit(ImageTask(), a, progress=False)
@@ -98,3 +110,79 @@ def test_the_new_fields_leave_every_old_key_alone(tiny_png: Path, tmp_path: Path
     # heldout_every only says when to log (like --spectrum-every): never part of a key
     assert config_key(cfg, {"lr": 1e-3}) == config_key(old, {"lr": 1e-3})
     assert config_key({**cfg, "keep": 0.5}, {"lr": 1e-3}) != config_key(old, {"lr": 1e-3})
+
+
+def _bench(png: Path, out: Path, name: str, *extra: str) -> list[str]:
+    return [
+        *("bench", name, "--images", str(png), "--size", "24x16", "--patch", "4", "--archs", "pe"),
+        *("--methods", "vanilla,iga", "--steps", "4", "--threads", "1", "--out", str(out)),
+        *("--quiet", "--no-figures", *extra),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem", "expected"),
+    [
+        (
+            "inpainting",
+            ("--keeps", "0.3"),
+            (
+                "### Held-out PSNR (dB), weights picked by the training PSNR (what a user "
+                "without ground truth can pick)",
+                "### Held-out PSNR (dB), best along training (an early stop that knows the truth",
+                "PE keep 30 %",
+            ),
+        ),
+        (
+            "superres",
+            ("--factors", "2"),
+            (
+                "### Full-resolution PSNR (dB), weights picked by the training PSNR (what a user "
+                "without ground truth can pick)",
+                "### Bicubic upsampling PSNR (dB), the classical baseline",
+                "PE ×2",
+            ),
+        ),
+    ],
+)
+def test_the_inverse_benchmarks_run_resume_and_tabulate(
+    tiny_png: Path, tmp_path: Path, capsys, name: str, problem: tuple[str, str], expected
+) -> None:
+    from iga.cli import main
+
+    args = _bench(tiny_png, tmp_path / "res", name, *problem)
+    assert main(args) == 0
+    tier = tmp_path / "res" / "cpu_steps4_size24x16_patch4"
+    table = (tier / "table" / "table.md").read_text()
+    assert all(text in table for text in expected) and "Vanilla" in table and "+IGA" in table
+    (run,) = tier.glob("runs/tiny/*/pe/iga/seed0/summary.json")
+    s = json.loads(run.read_text())
+    assert s["steps"] == 4 and (s.get("keep") == 0.3 or s.get("downsample") == 2)
+    patch = json.loads((run.parent / "config.json").read_text())["patch"]
+    assert patch == (4 if name == "inpainting" else 2)  # superres: the same part of the image
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 run, 2 already finished" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "message"),
+    [
+        ("inpainting", ("--keeps", "1.5"), "--keeps takes fractions in (0, 1)"),
+        ("inpainting", ("--keeps", "0.2,0.2"), "--keeps lists a value more than once"),
+        ("superres", ("--factors", "0"), "--factors takes whole numbers >= 2"),
+        ("superres", ("--factors", "5"), "--factors 5 does not divide the 24x16 size"),
+        ("inpainting", ("--patch", "32"), "24x16 training image is smaller than a 32x32 patch"),
+        ("inpainting", ("--patch", "8"), "has 6 IGA groups of 8x8 pixels, no more than IGA's end"),
+        ("superres", ("--keeps", "0.2"), "--keeps is an option of `iga bench inpainting`"),
+    ],
+)
+def test_bad_benchmark_input_is_a_one_line_error(
+    tiny_png: Path, tmp_path: Path, capsys, name: str, extra: tuple[str, str], message: str
+) -> None:
+    from iga.cli import main
+
+    assert main(_bench(tiny_png, tmp_path / "res", name, *extra)) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "res").exists()  # refused before any run

@@ -12,9 +12,10 @@ from iga.tasks.registry import TaskSpec, register_task
 
 def _report(cfg: Any, s: dict[str, Any]) -> str:
     return (
-        f"{cfg.model.arch}/{cfg.method.method}: PSNR {s['psnr']:.2f} dB on the slice (best "
-        f"along training {s['psnr_best']:.2f} at step {s['best_step']}), SSIM {s['ssim']:.4f}; "
-        f"filtered back-projection {s['fbp_psnr']:.2f} dB -> {cfg.out}"
+        f"{cfg.model.arch}/{cfg.method.method}: PSNR {s['psnr']:.2f} dB on the slice (weights "
+        f"of step {s['best_step']}, picked by the sinogram; last step {s['psnr_final']:.2f}, "
+        f"best held out {s['psnr_oracle']:.2f}), SSIM {s['ssim']:.4f}; filtered "
+        f"back-projection {s['fbp_psnr']:.2f} dB -> {cfg.out}"
     )
 
 

@@ -72,7 +72,11 @@ SPEC = register_task(
         check=check_model,
         report=_report,
         fitted="iga.tasks.image.field",
-        benches=("iga.tasks.image.bench", "iga.tasks.image.rivals"),
+        benches=(
+            "iga.tasks.image.bench",
+            "iga.tasks.image.rivals",
+            "iga.tasks.image.inverse_bench",
+        ),
         demo=_demo,
     )
 )

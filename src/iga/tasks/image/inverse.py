@@ -96,7 +96,8 @@ def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
         with torch.no_grad():
             score = heldout(model(coords))
             for k, v in model.named_buffers():  # BN's running statistics stay as training left them
-                v.copy_(buffers[k])
+                if not torch.equal(v, buffers[k]):  # FR's bases are in the graph: left untouched
+                    v.copy_(buffers[k])
         return {"psnr_heldout": score}
 
     job.extra, job.extra_every = extra, 1
