@@ -8,6 +8,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from _interrupt import interrupt_at
@@ -47,6 +48,26 @@ def test_inpainting_trains_on_the_kept_pixels_only(tiny_png: Path) -> None:
     g = job.groups
     assert g.max() < job.inputs.shape[0] and ((g >= 0).any(dim=1)).all()
     assert torch.equal(torch.unique(g[g >= 0]), torch.arange(job.inputs.shape[0]))
+
+
+def test_held_out_pixels_never_enter_training(tiny_png: Path, tmp_path: Path) -> None:
+    """Change every held-out pixel of the image file: training is bit-identical (the same final
+    weights); only the held-out scores change."""
+    from PIL import Image
+
+    from iga.tasks.image.inverse import _keep_mask
+
+    pixels = np.asarray(Image.open(tiny_png).convert("RGB")).copy()
+    h, w = pixels.shape[:2]
+    held = ~_keep_mask(h * w, 0.5, 0).numpy().reshape(h, w)
+    pixels[held] = 255 - pixels[held]
+    other = tmp_path / "other.png"
+    Image.fromarray(pixels).save(other)
+    a = fit_image(_cfg(tiny_png, tmp_path / "a", keep=0.5), progress=False)
+    b = fit_image(_cfg(other, tmp_path / "b", keep=0.5), progress=False)
+    wa, wb = torch.load(tmp_path / "a" / "final.pt"), torch.load(tmp_path / "b" / "final.pt")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a["psnr_best"] == b["psnr_best"] and a["psnr_heldout"] != b["psnr_heldout"]
 
 
 def test_super_resolution_trains_on_block_means_at_block_centres(tiny_png: Path) -> None:

@@ -1,0 +1,65 @@
+#!/usr/bin/env python
+"""The held-out curves of ``iga bench ct``: the slice's PSNR (never trained on) against the
+training step, one panel per slice and number of angles, one line per arch and method, with
+filtered back-projection as a flat line. Reads the runs' ``metrics.csv`` and ``summary.json``
+under the results folder and writes ``heldout_curves.png`` beside its table:
+
+    python probes/ct_curves.py results/ct/cpu
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from iga.io import save_figure
+
+COLOURS = {"relu": "tab:blue", "pe": "tab:orange", "siren": "tab:green"}
+STYLES = {"vanilla": ":", "iga": "-", "fr": "--", "bn": "-.", "muon": (0, (5, 1))}
+
+
+def main() -> None:
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "results/ct/cpu")
+    runs = sorted((root / "runs").glob("*/a*/*/*/seed0/summary.json"))
+    if not runs:
+        raise SystemExit(f"no finished runs under {root / 'runs'}")
+    panels: dict[tuple[str, str], list[Path]] = {}
+    for s in runs:
+        slice_, angles = s.parts[-6], s.parts[-5]
+        panels.setdefault((slice_, angles), []).append(s.parent)
+    keys = sorted(panels, key=lambda k: (k[0], int(k[1][1:])))
+    fig = Figure(figsize=(5.2 * len(keys), 4.0), dpi=120)
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for ax, key in zip(axes, keys, strict=True):
+        fbp = None
+        for run in sorted(panels[key]):
+            arch, method = run.parts[-3], run.parts[-2]
+            with (run / "metrics.csv").open() as f:
+                rows = [r for r in csv.DictReader(f) if r.get("psnr")]
+            summary = json.loads((run / "summary.json").read_text())
+            fbp = summary["fbp_psnr"]
+            ax.plot(
+                [int(r["step"]) for r in rows],
+                [float(r["psnr"]) for r in rows],
+                color=COLOURS.get(arch, "black"),
+                linestyle=STYLES.get(method, "-"),
+                label=f"{arch} {method}",
+            )
+        if fbp is not None:
+            ax.axhline(fbp, color="grey", linewidth=1, label=f"FBP {fbp:.2f} dB")
+        ax.set_title(f"{key[0]}, {key[1][1:]} angles")
+        ax.set_xlabel("step")
+        ax.set_ylabel("held-out PSNR of the slice (dB)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    out = save_figure(fig, root / "heldout_curves.png")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
