@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """The held-out curves of ``iga bench ct``: the slice's PSNR (never trained on) against the
-training step, one panel per slice and number of angles, one line per arch and method, with
-filtered back-projection as a flat line. Reads the runs' ``metrics.csv`` and ``summary.json``
-under the results folder and writes ``heldout_curves.png`` beside its table:
+training step, one panel per slice (rows) and number of angles (columns), one line per arch
+and method, with filtered back-projection as a flat line. Reads the runs' ``metrics.csv``
+and ``summary.json`` under the results folder and writes ``heldout_curves.png`` there:
 
     python probes/ct_curves.py results/ct/cpu
 """
@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from iga.io import save_figure
@@ -31,10 +32,15 @@ def main() -> None:
     for s in runs:
         slice_, angles = s.parts[-6], s.parts[-5]
         panels.setdefault((slice_, angles), []).append(s.parent)
-    keys = sorted(panels, key=lambda k: (k[0], int(k[1][1:])))
-    fig = Figure(figsize=(5.2 * len(keys), 4.0), dpi=120)
-    axes = fig.subplots(1, len(keys), squeeze=False)[0]
-    for ax, key in zip(axes, keys, strict=True):
+    slices = sorted({k[0] for k in panels})
+    angles = sorted({k[1] for k in panels}, key=lambda a: int(a[1:]))
+    fig = Figure(figsize=(5.2 * len(angles), 4.0 * len(slices)), dpi=110)
+    grid = fig.subplots(len(slices), len(angles), squeeze=False)
+    for (i, j), ax in ((ij, grid[ij]) for ij in np.ndindex(grid.shape)):
+        key = (slices[i], angles[j])
+        if key not in panels:
+            ax.set_axis_off()
+            continue
         fbp = None
         for run in sorted(panels[key]):
             arch, method = run.parts[-3], run.parts[-2]
