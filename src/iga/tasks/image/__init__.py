@@ -1,6 +1,8 @@
 """The image task: pixels (y, x) -> RGB. ``task`` (the task), ``data`` (loading, coordinates),
+``inverse`` (inpainting and super-resolution), ``field`` (the fitted image, ``iga.load``),
 ``bench`` (``iga bench image``: the paper's Table 1), ``rivals`` (``iga bench rivals``),
-``demo`` (``iga demo``); registered as ``iga fit image`` here."""
+``inverse_bench`` (``iga bench inpainting`` / ``superres``), ``demo`` (``iga demo``);
+registered as ``iga fit image`` here."""
 
 from __future__ import annotations
 
