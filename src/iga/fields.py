@@ -39,7 +39,6 @@ statistics, which no pointwise function reproduces: it loads, but refuses to exp
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -176,7 +175,6 @@ class Field:
         self.module.to(device)
         return self
 
-    @torch.no_grad()
     def __call__(self, x: Any, chunk: int = 1 << 16) -> torch.Tensor:
         """The field at points ``x`` ``[N, in_features]`` (user units) -> ``[N, outputs]``,
         computed ``chunk`` rows at a time on the field's device; returned there."""
@@ -188,9 +186,9 @@ class Field:
                 f"this {self.task} field takes points [N, {self.in_features}] ({self.inputs}); "
                 f"got shape {tuple(x.shape)}"
             )
-        if x.shape[0] == 0:
-            return self.module(x)
-        return torch.cat([self.module(c) for c in x.split(chunk)])
+        from iga.tasks.common import predict
+
+        return self.module(x) if x.shape[0] == 0 else predict(self.module, x, chunk)
 
     render_options: tuple[str, ...] = ()
     """The ``iga render`` options this field takes (``size``, ``resolution``, ...)."""
@@ -428,7 +426,3 @@ def turntable_pose(theta: float, phi: float = -30.0, radius: float = 4.0) -> tor
 
 def as_vector(values: Any) -> torch.Tensor:
     return torch.as_tensor(values, dtype=torch.float32).reshape(-1)
-
-
-def finite_or_none(x: float) -> float | None:
-    return x if math.isfinite(x) else None

@@ -137,12 +137,6 @@ def export(ns: argparse.Namespace) -> int:
 
     names = [f.strip() for f in ns.format.split(",") if f.strip()]
     formats = list(FORMATS) if names == ["all"] else names
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise ValueError(
-            f"unknown --format {','.join(unknown) or '(none)'}; choose from "
-            f"{', '.join(FORMATS)} or all"
-        )
     field = load(ns.run, ns.weights, device=ns.device, data=ns.data or None)
     out = ns.out or str(Path(ns.run) / "export")
     written = write(field, out, formats, overwrite=ns.overwrite)

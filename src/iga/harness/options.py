@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["choices", "seeds", "split", "tier_file"]
+__all__ = ["choices", "seeds", "split", "tier_file", "tier_with_steps"]
 
 
 def split(text: str) -> list[str]:
@@ -29,6 +29,19 @@ def choices(flag: str, text: str, known: Sequence[str]) -> list[str]:
         raise ValueError(f"{flag} must list some of {', '.join(known)}; got {text!r}")
     _once(flag, values)
     return values
+
+
+def tier_with_steps(tiers: Mapping[str, Any], name: str, steps: int) -> tuple[str, Any]:
+    """``(tier name, tier config)`` of ``--tier name``, with ``--steps`` (when not 0) replacing
+    the tier's steps and tagged into the name (``cpu_steps4``) so a shortened run never mixes
+    with the tier's own results."""
+    from dataclasses import replace
+
+    if name not in tiers:
+        raise ValueError(f"unknown --tier {name!r}; choose one of {', '.join(tiers)}")
+    cfg = tiers[name]
+    cfg = replace(cfg, train=replace(cfg.train, steps=steps or cfg.train.steps))
+    return name + (f"_steps{steps}" if steps else ""), cfg
 
 
 def seeds(text: str, flag: str = "--seeds") -> list[int]:

@@ -175,11 +175,7 @@ HELP = {"audio": "SIREN's audio clips × archs × methods (vanilla, FR, BN, IGA,
 
 def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     """The :func:`iga.harness.plan` arguments for ``opts``."""
-    if ro.tier not in TIERS:
-        raise ValueError(f"unknown --tier {ro.tier!r}; choose one of {', '.join(TIERS)}")
-    cfg = TIERS[ro.tier]
-    tier = ro.tier + (f"_steps{opts.steps}" if opts.steps else "")
-    cfg = replace(cfg, train=replace(cfg.train, steps=opts.steps or cfg.train.steps))
+    tier, cfg = _options.tier_with_steps(TIERS, ro.tier, opts.steps)
     from iga.models import ARCH_OPTIONS
 
     archs = _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS))

@@ -13,15 +13,12 @@ __all__ = ["field"]
 
 def field(record: RunRecord, data: PathLike | None = None) -> ImageField:
     """The slice of a finished CT run as a one-channel :class:`ImageField`."""
-    from iga.tasks.ct.task import build_model
+    from iga.tasks.ct.task import Projector, build_model
 
     del data
     cfg = record.config
-    model = build_model(cfg)
-    state = record.state or {}
-    # the run saved the Projector's weights (``inr.``-prefixed): the INR is the field
-    record.state = {k.removeprefix("inr."): v for k, v in state.items()}
-    model = load_weights(model, record)
+    # the run saved the Projector's weights; the INR inside it is the field
+    model = load_weights(Projector(build_model(cfg), cfg.size), record).inr
     if cfg.method.method == "fr":
         model = model.merge()  # type: ignore[operator]
     return ImageField(

@@ -151,11 +151,7 @@ HELP = {"sdf": "signed distance fields of the bundled meshes × archs × methods
 
 def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     """The :func:`iga.harness.plan` arguments for ``opts``."""
-    if ro.tier not in TIERS:
-        raise ValueError(f"unknown --tier {ro.tier!r}; choose one of {', '.join(TIERS)}")
-    cfg = TIERS[ro.tier]
-    tier = ro.tier + (f"_steps{opts.steps}" if opts.steps else "")
-    cfg = replace(cfg, train=replace(cfg.train, steps=opts.steps or cfg.train.steps))
+    tier, cfg = _options.tier_with_steps(TIERS, ro.tier, opts.steps)
     from iga.models import ARCH_OPTIONS
 
     shapes = _shapes(opts.shapes, Path(opts.data))
