@@ -268,3 +268,13 @@ def test_the_sweep_resumes_an_interrupted_run_from_its_checkpoint(
     summary = json.loads((Path(spec.out) / "summary.json").read_text())
     assert summary["psnr_best"] == straight["psnr_best"]
     assert summary["steps"] == 12 and not (Path(spec.out) / "checkpoint.pt").exists()
+
+
+def test_full_tier_is_the_paper_setting_with_a_tenth_of_the_steps() -> None:
+    from iga.tasks.image.bench import TIERS, tier_config
+
+    name, full = tier_config("full")
+    paper = TIERS["paper"]
+    assert name == "full" and (full.size, full.patch) == (paper.size, paper.patch)
+    assert full.model == paper.model and full.train.steps * 10 == paper.train.steps
+    assert full.train.decay_at == paper.train.decay_at

@@ -113,6 +113,30 @@ def test_closed_form_equals_generic(name: str) -> None:
     torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-5)
 
 
+def test_closed_form_in_row_blocks_equals_generic_and_one_block() -> None:
+    """From LARGE_ROWS points on K is built in blocks of rows: the same kernel as the
+    per-sample gradients give, and the same bits as one block of all rows."""
+    import importlib
+
+    entk_mod = importlib.import_module("iga.core.entk")
+
+    model = make("relu")
+    model[2].bias.requires_grad_(False)  # a layer with a weight only
+    model[4].weight.requires_grad_(False)  # and one with a bias only
+    n = entk_mod.LARGE_ROWS + entk_mod.ROW_BLOCK // 2  # a partial last block
+    x = torch.rand(n, 2) * 2 - 1
+    blocked = iga.entk(model, x, method="linear")
+    slow = iga.entk(model, x, method="functorch", chunk_size=256)
+    torch.testing.assert_close(blocked, slow, rtol=1e-4, atol=1e-5 * float(slow.abs().max()))
+    old = entk_mod.LARGE_ROWS
+    try:
+        entk_mod.LARGE_ROWS = n + 1  # one block of every row
+        whole = iga.entk(model, x, method="linear")
+    finally:
+        entk_mod.LARGE_ROWS = old
+    torch.testing.assert_close(blocked, whole, rtol=1e-6, atol=1e-6 * float(whole.abs().max()))
+
+
 def test_entk_custom_output_fn_and_frozen_params() -> None:
     model = make("relu")
     model[0].weight.requires_grad_(False)  # frozen weights are not in θ

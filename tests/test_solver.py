@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -107,6 +109,57 @@ def test_cold_start_from_a_random_block_above_the_threshold() -> None:
     # below the threshold the first solve stays exact (the committed runs' behaviour)
     small = iga.balance(kernel(n=COLD_START_MIN - 1, p=600), 8, solver="subspace")
     assert small.info == {"solver": "exact"}
+
+
+def test_large_kernels_iterate_in_float32_and_keep_the_accuracy() -> None:
+    """From LARGE_N points on the subspace products use a float32 K as it is (no float64
+    copy, no symmetrising); S·r stays as close to the exact S·r as float64 iteration gets."""
+    from iga.core.spectrum import LARGE_N
+
+    n = LARGE_N + 40
+    K64 = kernel(n=n, p=700)
+    K32 = K64.float()
+    exact = iga.balance(K64, 8)
+    R = torch.randn(n, 3, dtype=torch.float64)
+
+    def err(b: iga.Balanced) -> float:
+        return float(torch.linalg.norm(b.apply(R) - exact.apply(R)) / torch.linalg.norm(R))
+
+    cold32 = iga.balance(K32, 8, solver="subspace")
+    cold64 = iga.balance(K64, 8, solver="subspace")
+    assert not cold32.info["fell_back"] and cold32.block.dtype == torch.float64
+    assert err(cold32) < 2 * err(cold64) + 1e-5, (err(cold32), err(cold64))
+    warm32 = iga.balance(K32, 8, solver="subspace", warm=cold32.block, iters=4)
+    warm64 = iga.balance(K64, 8, solver="subspace", warm=cold64.block, iters=4)
+    assert not warm32.info["fell_back"] and err(warm32) < err(cold32) / 2
+    assert err(warm32) < 2 * err(warm64) + 1e-5, (err(warm32), err(warm64))
+    # a NaN anywhere is still found (the sum check) and a sum that overflows is not taken
+    # for a NaN (the entry-wise check decides)
+    bad = K32.clone()
+    bad[5, 7] = float("nan")
+    with pytest.raises(iga.core.spectrum.NonFiniteKernel):
+        iga.balance(bad, 8, solver="subspace")
+    huge = torch.full((n, n), 1e35)
+    assert not torch.isfinite(huge.sum()) and iga.core.spectrum._finite(huge)
+    huge[3, 3] = float("inf")
+    assert not iga.core.spectrum._finite(huge)
+
+
+def test_stats_skip_the_full_spectrum_of_large_kernels() -> None:
+    """IGA.stats() is logged every few steps: above LARGE_N groups it leaves out the
+    condition numbers (a full eigendecomposition) and reads λ_max from the top eigenpairs."""
+    from iga.core.spectrum import LARGE_N
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
+    for n, full in ((LARGE_N, True), (LARGE_N + 1, False)):
+        x, y = torch.rand(n, 2), torch.rand(n, 1)
+        adj = iga.IGA(model, torch.arange(n)[:, None], end=4, solver="subspace")
+        adj.loss(model(x), y, x)
+        stats = adj.stats()
+        assert ("cond_before" in stats) is full and (adj.spectrum._full is not None) is full
+        ev = torch.linalg.eigvalsh(adj.spectrum.K.double())
+        assert stats["lambda_max"] == pytest.approx(float(ev[-1]), rel=1e-3)
 
 
 def mlp() -> nn.Module:
@@ -233,3 +286,43 @@ def test_peak_memory_runs_the_steps_in_a_fresh_process() -> None:
     vanilla = peak_memory(cfg, "relu", "vanilla")
     sub = peak_memory(cfg, "relu", "subspace/e2")
     assert 50 * 2**20 < vanilla < 8 * 2**30 and 50 * 2**20 < sub < 8 * 2**30
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="Linux's /proc only")
+def test_peak_memory_is_the_child_own_not_the_parent() -> None:
+    """ru_maxrss survives exec on Linux: a child of a large process used to report the
+    parent's RSS. With 800 MB held here the tiny run must still measure far below that."""
+    from iga.overhead import OverheadConfig, peak_memory
+
+    ballast = torch.ones(200 * 2**20)  # 800 MB, touched
+    parent = (
+        int(
+            next(
+                line.split()[1]
+                for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("VmRSS:")
+            )
+        )
+        * 1024
+    )
+    cfg = OverheadConfig(size="16x16", width=8, patch=4, end=3, repeats=1, warmup=1, threads=1)
+    child = peak_memory(cfg, "relu", "vanilla")
+    assert float(ballast[-1]) == 1.0 and child < parent - 600 * 2**20, (child, parent)
+
+
+def test_many_groups_with_the_exact_solver_warn_with_the_fast_flags() -> None:
+    from iga.core.spectrum import LARGE_N
+    from iga.train import MethodConfig
+    from iga.train import make_adjuster as build_iga
+
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+    groups = torch.arange(LARGE_N)[:, None]
+    with pytest.warns(UserWarning, match="--solver subspace --solver-iters 3 --every 4"):
+        build_iga(model, groups, MethodConfig(method="iga"))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build_iga(model, groups, MethodConfig(method="iga", solver="subspace"))
+        build_iga(model, groups, MethodConfig(method="iga", every=4))
+        build_iga(model, groups[:-1], MethodConfig(method="iga"))

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -366,9 +367,22 @@ def memory_child(spec: str) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # ru_maxrss is in KiB on Linux and in bytes on macOS.
-    print(peak if sys.platform == "darwin" else peak * 1024)
+    print(_own_peak_rss(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+
+
+def _own_peak_rss(maxrss: int) -> int:
+    """This process's peak RSS in bytes. On Linux ``ru_maxrss`` survives ``exec``: a child
+    started from a large parent reports at least the parent's RSS at the fork (every
+    measurement read ~2 GB after the parent had timed a 768×512 image), so the high-water
+    mark of the process's own memory map (``VmHWM``) is read instead; elsewhere
+    ``ru_maxrss`` (KiB on Linux, bytes on macOS)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
 def peak_memory(cfg: OverheadConfig, arch: str, variant: str) -> int:

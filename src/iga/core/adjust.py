@@ -17,7 +17,7 @@ from torch import nn
 from iga.core.entk import OutputFn, entk, linear_entk_supported
 from iga.core.groups import Grouping
 from iga.core.sampling import Sampler
-from iga.core.spectrum import SOLVERS, Balanced, TargetFn, balance
+from iga.core.spectrum import LARGE_N, SOLVERS, Balanced, TargetFn, balance
 
 __all__ = ["IGA", "adjusted_loss"]
 
@@ -324,10 +324,15 @@ class IGA:
         self._checked = bool(state["checked"])
 
     def stats(self) -> dict[str, Any]:
-        """Last spectrum as flat numbers (empty before the first refresh)."""
+        """Last spectrum as flat numbers (empty before the first refresh). The condition
+        numbers need K's whole spectrum, a full eigendecomposition: with more than
+        :data:`~iga.core.spectrum.LARGE_N` groups (7 s at 6,144) they are left out, and
+        ``lambda_max`` is the top eigenvalue S was built from."""
         s = self.spectrum
         if s is None:
             return {}
+        if s.K.shape[0] > LARGE_N and s.top.numel():
+            return {"lambda_max": float(s.top[0]), "lambda_ref": s.lambda_ref}
         return {
             "lambda_max": float(s.eigenvalues[0]),
             "lambda_ref": s.lambda_ref,

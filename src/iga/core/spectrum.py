@@ -29,6 +29,7 @@ from threadpoolctl import ThreadpoolController
 __all__ = [
     "COLD_START_ITERS",
     "COLD_START_MIN",
+    "LARGE_N",
     "SOLVERS",
     "Balanced",
     "NonFiniteKernel",
@@ -188,15 +189,22 @@ def subspace_eigs(
     K64: torch.Tensor, block: torch.Tensor, iters: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Block subspace iteration from ``block`` and a Rayleigh-Ritz step: Ritz values
-    (descending), Ritz vectors and their residual norms ``‖K v − θ v‖``."""
+    (descending), Ritz vectors and their residual norms ``‖K v − θ v‖``.
+
+    The block and everything small are float64; the products ``K V`` run in K's own dtype
+    (a float32 K at :data:`LARGE_N` points and more: see :func:`top_eigh`)."""
     V = block
+
+    def product(V: torch.Tensor) -> torch.Tensor:
+        return (K64 @ V.to(K64.dtype)).to(torch.float64)
+
     for i in range(iters):
-        V = K64 @ V
+        V = product(V)
         # Two products between orthonormalisations: the columns' norms spread by at most
         # (λ_0/λ_b)², which float64 carries for any kernel we balance; one QR saved per pair.
         if i % 2 == 1 or i == iters - 1:
             V = torch.linalg.qr(V).Q
-    W = K64 @ V
+    W = product(V)
     H = V.T @ W
     theta, U = torch.linalg.eigh((H + H.T) / 2)
     theta, U = theta.flip(0), U.flip(1)
@@ -217,7 +225,11 @@ def top_eigh(
     step's eigenvectors plus a few more): ``iters`` block subspace iterations from it and a
     Rayleigh-Ritz step, about ``2 (iters + 1) n² b`` flops instead of a decomposition; the
     residual norms ``‖K v_i − θ_i v_i‖`` of all b Ritz pairs come back so that the caller can
-    judge them (:func:`balance` does), and the b vectors are the next warm start.
+    judge them (:func:`balance` does), and the b vectors are the next warm start. From
+    :data:`LARGE_N` points on, the products ``K V`` use K as it is (float32 for an eNTK),
+    neither copied to float64 nor symmetrised: at 6,144 points those copies cost more than
+    the iterations, and the eigenpairs' error is that of the iteration, not of float32
+    (measured in docs/speed.md).
 
     Returns:
         ``(eigenvalues [k or b], eigenvectors [n, k or b], residuals [b] or None)``.
@@ -230,9 +242,20 @@ def top_eigh(
             f"warm must be [n, b] with b >= k = {k} for a {K.shape[0]}-point K; got "
             f"{tuple(warm.shape)}"
         )
-    K64 = K.detach().to(torch.float64)
-    K64 = (K64 + K64.T) / 2
-    return subspace_eigs(K64, warm.to(K64.device, torch.float64), max(1, int(iters)))
+    if K.shape[0] >= LARGE_N:
+        Kw = K.detach()
+    else:
+        Kw = K.detach().to(torch.float64)
+        Kw = (Kw + Kw.T) / 2
+    return subspace_eigs(Kw, warm.to(Kw.device, torch.float64), max(1, int(iters)))
+
+
+def _finite(K: torch.Tensor) -> bool:
+    """Whether K has no NaN or inf entries; from :data:`LARGE_N` points on, by its sum first
+    (a sum that overflows falls back to the entry-wise test)."""
+    if K.shape[0] >= LARGE_N and bool(torch.isfinite(K.sum())):
+        return True
+    return bool(torch.isfinite(K).all())
 
 
 def spectrum_scales(
@@ -247,7 +270,14 @@ def spectrum_scales(
     return scale, lam_ref
 
 
-COLD_START_MIN = 1024
+LARGE_N = 1024
+"""From this many points (groups) on, the subspace solver works on K as it is (float32 for an
+eNTK; :func:`top_eigh`), checks K's finiteness by its sum (one pass, no boolean n × n copy),
+and its first refresh starts cold (:data:`COLD_START_MIN`); above it :meth:`IGA.stats` logs no
+condition numbers (they need the whole spectrum: 7 s at 6,144 points). Below it every path
+is as it was, so the committed runs keep their results bit for bit."""
+
+COLD_START_MIN = LARGE_N
 """From this many groups on, the subspace solver's first refresh (no previous block to start
 from) starts from a random block instead of an exact decomposition (measured on PE width 64,
 kodim01 at 768×512, 6,144 groups: 1.5 s for 4 iterations, residual 0.025, against 36 s for the
@@ -325,7 +355,7 @@ def balance(
             usable = warm is not None and warm.shape == (n, b) and b < n
             cold = not usable and n >= COLD_START_MIN and b < n
             if usable or cold:
-                if not torch.isfinite(K).all():
+                if not _finite(K):
                     raise NonFiniteKernel(
                         "K has non-finite entries (the model produced NaN/inf gradients)"
                     )

@@ -398,6 +398,10 @@ def fit(
             "key": key,
         }
     )
+    core = getattr(adjuster, "iga", adjuster)  # NeRF's adjuster wraps an iga.IGA
+    if getattr(core, "solver", None) == "subspace":
+        # refreshes where the subspace solver missed its test and the exact one ran
+        summary["iga_fallbacks"] = int(core.fallbacks)
     write_json(out / "summary.json", summary)
     (out / CHECKPOINT_FILE).unlink(missing_ok=True)
     shutil.rmtree(out / REPLACED, ignore_errors=True)
