@@ -13,6 +13,7 @@ groups), width 64, 200 steps, seeds 0–2, and vanilla beside them: is the fast 
 within the exact path's seed spread?
 
     python probes/full_res.py timing
+    python probes/full_res.py every8      # width 256 with S refreshed every 8 steps
     python probes/full_res.py accuracy
     python probes/full_res.py report      # the tables from the runs' summaries
 
@@ -31,7 +32,12 @@ from pathlib import Path
 ROOT = Path("results/overhead/full_res")
 IMAGE = "../shared/data/kodak/kodim01.png"
 FAST = ["--method", "iga", "--solver", "subspace", "--solver-iters", "3", "--every", "4"]
-METHODS = {"vanilla": ["--method", "vanilla"], "fast": FAST, "exact": ["--method", "iga"]}
+METHODS = {
+    "vanilla": ["--method", "vanilla"],
+    "fast": FAST,
+    "fast8": [*FAST[:-1], "8"],  # S every 8 steps
+    "exact": ["--method", "iga"],
+}
 COMMON = ["--arch", "pe", "--quiet"]
 STEPS = {64: "200", 256: "100"}
 """Steps of the timed runs per width: at width 256 a vanilla step takes ~4 s, and a session's
@@ -60,6 +66,12 @@ def plan(part: str) -> list[tuple[str, list[str], int]]:
             for w in (64, 256)
             for m in ("vanilla", "fast")
         ]
+    if part == "every8":
+        wide = ["--size", "768x512", "--steps", "100", "--width", "256", "--patch", "8"]
+        return [
+            ("w256_p8_vanilla", [*wide, *METHODS["vanilla"]], 2),
+            ("w256_p8_fast_e8", [*wide, *METHODS["fast8"]], 2),
+        ]
     if part == "accuracy":
         return [
             (
@@ -80,9 +92,9 @@ def plan(part: str) -> list[tuple[str, list[str], int]]:
                 1,
             )
             for s in (0, 1, 2)
-            for m in ("vanilla", "fast", "exact")
+            for m in ("vanilla", "fast", "exact", "fast8")
         ]
-    raise SystemExit(f"unknown part {part!r}: timing, accuracy or report")
+    raise SystemExit(f"unknown part {part!r}: timing, every8, accuracy or report")
 
 
 def run(part: str) -> None:
@@ -133,6 +145,14 @@ def report() -> None:
                 f"**{f['seconds_per_step'] / v['seconds_per_step']:.2f}** | "
                 f"{v['psnr_best']:.2f} | {f['psnr_best']:.2f} | {f.get('iga_fallbacks', '—')} |"
             )
+    v, f = summary("every8", "w256_p8_vanilla"), summary("every8", "w256_p8_fast_e8")
+    if v and f:
+        lines.append(
+            f"| 256, S every 8 steps (`every8`) | {f['steps']} | {v['seconds_per_step']:.3f} | "
+            f"{f['seconds_per_step']:.3f} | "
+            f"**{f['seconds_per_step'] / v['seconds_per_step']:.2f}** | "
+            f"{v['psnr_best']:.2f} | {f['psnr_best']:.2f} | {f.get('iga_fallbacks', '—')} |"
+        )
     lines += [
         "",
         "Accuracy: the same image at 384×256, 8×8 patches (1,536 groups), width 64, 200 "
@@ -141,7 +161,7 @@ def report() -> None:
         "| method | seed 0 | seed 1 | seed 2 | mean | std | s/step (1 thread, shared) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for m in ("vanilla", "exact", "fast"):
+    for m in ("vanilla", "exact", "fast", "fast8"):
         runs = [summary("accuracy", f"w64_p8_{m}_seed{s}") for s in (0, 1, 2)]
         if not all(runs):
             continue
