@@ -153,12 +153,19 @@ def load() -> list[dict]:
 
 def fit(ns: list[float], ts: list[float]) -> tuple[float, float]:
     """Least squares of log t = log c + α log n: (c, α)."""
-    xs, ys = [math.log(n) for n in ns], [math.log(t) for t in ts]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    alpha = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
-        (x - mx) ** 2 for x in xs
-    )
-    return math.exp(my - alpha * mx), alpha
+    import numpy as np
+
+    alpha, logc = np.polyfit(np.log(ns), np.log(ts), 1)
+    return float(np.exp(logc)), float(alpha)
+
+
+def select(rows: list[dict], width: int, variant: str, fine: bool = True) -> list[dict]:
+    """The points of one width and variant: the 8×8-patch ones (``fine``) or the others."""
+    return [
+        r
+        for r in rows
+        if r["width"] == width and r["variant"] == variant and (r["patch"] == 8) == fine
+    ]
 
 
 def report(rows: list[dict]) -> None:
@@ -189,11 +196,7 @@ def report(rows: list[dict]) -> None:
     ]
     for width in WIDTHS:
         for variant in VARIANTS:
-            pts = [
-                r
-                for r in rows
-                if r["width"] == width and r["variant"] == variant and r["patch"] == 8
-            ]
+            pts = select(rows, width, variant)
             if len(pts) < 2:
                 continue
             for phase in ("entk", "eigh_S"):
@@ -219,11 +222,7 @@ def figure(rows: list[dict]) -> None:
     colors = {"exact": "tab:red", "fast": "tab:blue"}
     for width in WIDTHS:
         for variant in VARIANTS:
-            pts = [
-                r
-                for r in rows
-                if r["width"] == width and r["variant"] == variant and r["patch"] == 8
-            ]
+            pts = select(rows, width, variant)
             if pts:
                 a.plot(
                     [r["n"] for r in pts],
@@ -233,11 +232,7 @@ def figure(rows: list[dict]) -> None:
                     color=colors[variant],
                     label=f"{variant}, width {width}",
                 )
-            other = [
-                r
-                for r in rows
-                if r["width"] == width and r["variant"] == variant and r["patch"] != 8
-            ]
+            other = select(rows, width, variant, fine=False)
             a.scatter(
                 [r["n"] for r in other],
                 [r["ratio"] for r in other],
@@ -257,10 +252,7 @@ def figure(rows: list[dict]) -> None:
     )
     a.legend(fontsize=8)
     for width in WIDTHS:
-        pts = {
-            v: [r for r in rows if r["width"] == width and r["variant"] == v and r["patch"] == 8]
-            for v in VARIANTS
-        }
+        pts = {v: select(rows, width, v) for v in VARIANTS}
         for label, v, phase, color in (
             ("eNTK", "exact", "entk", "tab:green"),
             ("exact eigenpairs", "exact", "eigh_S", "tab:red"),

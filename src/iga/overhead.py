@@ -346,7 +346,6 @@ def memory_child(spec: str) -> None:
     (JSON: path, size, arch, width, hidden_layers, patch, end, steps, threads, variant), run
     ``steps`` training steps and print the process's peak resident set size in bytes."""
     import json
-    import resource
 
     a = json.loads(spec)
     if a["threads"]:
@@ -367,10 +366,10 @@ def memory_child(spec: str) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    print(_own_peak_rss(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    print(_own_peak_rss())
 
 
-def _own_peak_rss(maxrss: int) -> int:
+def _own_peak_rss() -> int:
     """This process's peak RSS in bytes. On Linux ``ru_maxrss`` survives ``exec``: a child
     started from a large parent reports at least the parent's RSS at the fork (every
     measurement read ~2 GB after the parent had timed a 768×512 image), so the high-water
@@ -382,6 +381,9 @@ def _own_peak_rss(maxrss: int) -> int:
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
+    import resource
+
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
