@@ -167,3 +167,45 @@ def test_mini_batches_with_a_ragged_last_group(sphere: Path, tmp_path: Path) -> 
     cfg = replace(_cfg(sphere, tmp_path / "r"), points=2000, batch_groups=16)  # 2000 = 62·32 + 16
     s = fit_sdf(cfg, progress=False)
     assert s["steps"] == 20 and 0 <= s["iou"] <= 1
+
+
+def test_the_sdf_benchmark_maps_rival_recipes_and_keeps_the_paper_methods_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--methods muon,muon+iga`` become Muon with a cosine schedule (IGA on for the
+    combination); the paper's methods keep Adam with the step decay, so their run keys (and
+    the committed runs) are unchanged by the rival recipes."""
+    from iga.harness.declare import Context
+    from iga.tasks.sdf import bench
+
+    mesh = tmp_path / "ball.obj"
+    trimesh.creation.icosphere(subdivisions=2).export(mesh)
+    tier = bench.TIERS["cpu"]
+    ctx = Context("sdf", "cpu", tier, tmp_path / "cpu", {"shapes": {"ball": str(mesh)}})
+    seen = {}
+    for m in ("vanilla", "iga", "muon", "muon+iga"):
+        spec = bench.make_run(ctx, {"shape": "ball", "arch": "pe", "method": m, "seed": 0})
+        train, method = spec.config["fit"]["train"], spec.config["fit"]["method"]
+        seen[m] = (method["method"], train["optimizer"], train["schedule"])
+        plain = replace(
+            tier,
+            path=str(mesh),
+            model=replace(tier.model, arch="pe"),
+            method=replace(tier.method, method=seen[m][0], end=bench.END["pe"]),
+            out=spec.out,
+            overwrite=True,
+        )
+        if m in ("vanilla", "iga"):  # the config a user writes by hand: the same run
+            assert spec.key == run_key(plain)
+        else:
+            assert spec.key != run_key(plain)
+    assert seen == {
+        "vanilla": ("vanilla", "adam", "step"),
+        "iga": ("iga", "adam", "step"),
+        "muon": ("vanilla", "muon", "cosine"),
+        "muon+iga": ("iga", "muon", "cosine"),
+    }
+    assert main(["bench", "sdf", "--methods", "muon,adamw", "--out", str(tmp_path / "x")]) != 0
+    assert "--methods must list some of vanilla, fr, bn, iga, muon, muon+iga" in (
+        capsys.readouterr().err
+    )

@@ -8,7 +8,37 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["choices", "seeds", "split", "tier_file", "tier_with_steps"]
+__all__ = [
+    "METHOD_LABELS",
+    "METHOD_RECIPES",
+    "choices",
+    "seeds",
+    "split",
+    "tier_file",
+    "tier_with_steps",
+]
+
+METHOD_RECIPES: dict[str, tuple[str, str, str]] = {
+    "vanilla": ("vanilla", "adam", "step"),
+    "fr": ("fr", "adam", "step"),
+    "bn": ("bn", "adam", "step"),
+    "iga": ("iga", "adam", "step"),
+    "muon": ("vanilla", "muon", "cosine"),
+    "muon+iga": ("iga", "muon", "cosine"),
+}
+"""A benchmark's ``--methods`` value -> (``--method``, ``--optimizer``, ``--schedule``): the
+paper's methods with Adam and its step decay, and Muon on the hidden matrices with a cosine
+schedule, alone and with IGA (the recipe of ``iga bench rivals``), shared by the audio, SDF,
+CT, inpainting and super-resolution benchmarks."""
+METHOD_LABELS = {
+    "vanilla": "Vanilla",
+    "fr": "+FR",
+    "bn": "+BN",
+    "iga": "+IGA",
+    "muon": "Muon",
+    "muon+iga": "Muon + IGA",
+}
+"""The table labels of :data:`METHOD_RECIPES`."""
 
 
 def split(text: str) -> list[str]:

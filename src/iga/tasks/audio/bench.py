@@ -46,14 +46,7 @@ TIERS: dict[str, AudioFitConfig] = {
         train=TrainConfig(steps=10_000, checkpoint_every=500),
     ),
 }
-METHODS: dict[str, tuple[str, str, str]] = {
-    "vanilla": ("vanilla", "adam", "step"),
-    "fr": ("fr", "adam", "step"),
-    "bn": ("bn", "adam", "step"),
-    "iga": ("iga", "adam", "step"),
-    "muon": ("vanilla", "muon", "cosine"),
-    "muon+iga": ("iga", "muon", "cosine"),
-}
+METHODS = _options.METHOD_RECIPES
 """Benchmark method -> (``--method``, ``--optimizer``, ``--schedule``)."""
 CLIPS = {"bach": "gt_bach.wav", "counting": "gt_counting.wav"}
 METRICS = (
@@ -63,14 +56,7 @@ METRICS = (
 )
 LABELS = {
     "arch": {"relu": "ReLU", "pe": "PE", "siren": "SIREN"},
-    "method": {
-        "vanilla": "Vanilla",
-        "fr": "+FR",
-        "bn": "+BN",
-        "iga": "+IGA",
-        "muon": "Muon",
-        "muon+iga": "Muon + IGA",
-    },
+    "method": _options.METHOD_LABELS,
 }
 
 

@@ -48,14 +48,7 @@ TIERS: dict[str, CTFitConfig] = {
         train=TrainConfig(steps=5000, checkpoint_every=250),
     ),
 }
-METHODS: dict[str, tuple[str, str, str]] = {
-    "vanilla": ("vanilla", "adam", "step"),
-    "fr": ("fr", "adam", "step"),
-    "bn": ("bn", "adam", "step"),
-    "iga": ("iga", "adam", "step"),
-    "muon": ("vanilla", "muon", "cosine"),
-    "muon+iga": ("iga", "muon", "cosine"),
-}
+METHODS = _options.METHOD_RECIPES
 """Benchmark method -> (``--method``, ``--optimizer``, ``--schedule``)."""
 SLICES = {"chest": "chest.png", "phantom": PHANTOM}
 METRICS = (
@@ -69,14 +62,7 @@ METRICS = (
 )
 LABELS = {
     "arch": {"relu": "ReLU", "pe": "PE", "siren": "SIREN"},
-    "method": {
-        "vanilla": "Vanilla",
-        "fr": "+FR",
-        "bn": "+BN",
-        "iga": "+IGA",
-        "muon": "Muon",
-        "muon+iga": "Muon + IGA",
-    },
+    "method": _options.METHOD_LABELS,
 }
 
 

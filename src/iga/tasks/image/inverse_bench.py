@@ -71,14 +71,7 @@ TIERS: dict[str, ImageFitConfig] = {
         train=TrainConfig(steps=10_000, decay_at=0.3),
     ),
 }
-METHODS: dict[str, tuple[str, str, str]] = {
-    "vanilla": ("vanilla", "adam", "step"),
-    "fr": ("fr", "adam", "step"),
-    "bn": ("bn", "adam", "step"),
-    "iga": ("iga", "adam", "step"),
-    "muon": ("vanilla", "muon", "cosine"),
-    "muon+iga": ("iga", "muon", "cosine"),
-}
+METHODS = _options.METHOD_RECIPES
 """Benchmark method -> (``--method``, ``--optimizer``, ``--schedule``)."""
 PROBLEMS: dict[str, str] = {"inpainting": "keep", "superres": "factor"}
 """Command -> the axis of its problem (keep ratio, reduction factor)."""
@@ -109,14 +102,7 @@ TITLES = {
     "full-resolution image (which training never sees) against bicubic upsampling",
 }
 RECORD_KEYS = ("best_step", "heldout_best_step", "steps", "diverged_at_step", "psnr_full_final")
-METHOD_LABELS = {
-    "vanilla": "Vanilla",
-    "fr": "+FR",
-    "bn": "+BN",
-    "iga": "+IGA",
-    "muon": "Muon",
-    "muon+iga": "Muon + IGA",
-}
+METHOD_LABELS = _options.METHOD_LABELS
 ARCH_LABELS = {"relu": "ReLU", "pe": "PE", "siren": "SIREN", "finer": "FINER"}
 
 

@@ -4,7 +4,9 @@ declared on :mod:`iga.harness`.
 The cpu tier: 100k samples (70 % near the surface), Morton blocks of 64 samples as groups,
 256 groups (16k samples) per step for 2000 steps, width 64, the sign's IoU on a 64³ grid picks
 the best weights (every 200 steps); IGA's ``end`` per arch as in the occupancy table (7 for
-ReLU and PE, 14 for SIREN: the paper's App. E for batches of 256 groups). Tiers are
+ReLU and PE, 14 for SIREN: the paper's App. E for batches of 256 groups). A method is
+vanilla, FR, BN, IGA or a rival recipe (``muon``, ``muon+iga``: Muon on the hidden matrices,
+cosine schedule, as in ``iga bench rivals``). Tiers are
 :class:`~iga.tasks.sdf.task.SDFFitConfig` instances, the only source of their defaults.
 """
 
@@ -18,13 +20,12 @@ from iga.harness import Bench, Context, Metric, RunOptions, cell_path
 from iga.harness import options as _options
 from iga.harness.worker import fit_run
 from iga.io import to_jsonable
-from iga.methods import METHODS
 from iga.models.config import ModelConfig
 from iga.sweep import RunSpec
 from iga.tasks.sdf.task import SDFFitConfig, run_key
 from iga.train import MethodConfig, TrainConfig
 
-__all__ = ["END", "HELP", "TIERS", "Options", "bench", "make_run", "run_sdf", "setup"]
+__all__ = ["END", "HELP", "METHODS", "TIERS", "Options", "bench", "make_run", "run_sdf", "setup"]
 
 TIERS: dict[str, SDFFitConfig] = {
     "cpu": SDFFitConfig(
@@ -40,6 +41,8 @@ TIERS: dict[str, SDFFitConfig] = {
 }
 END: dict[str, int] = {"relu": 7, "pe": 7, "siren": 14}
 """IGA's ``end`` per arch (as the occupancy table: App. E's for 256-group batches)."""
+METHODS = _options.METHOD_RECIPES
+"""Benchmark method -> (``--method``, ``--optimizer``, ``--schedule``)."""
 SHAPES = ("bunny", "armadillo", "dragon")
 METRICS = (
     Metric("iou", "IoU (sign, grid)", ".4f"),
@@ -49,21 +52,22 @@ METRICS = (
 )
 LABELS = {
     "arch": {"relu": "ReLU", "pe": "PE", "siren": "SIREN"},
-    "method": {"vanilla": "Vanilla", "fr": "+FR", "bn": "+BN", "iga": "+IGA"},
+    "method": _options.METHOD_LABELS,
 }
 
 
 def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     """One fit of ``cell`` (shape, arch, method, seed) at the tier ``ctx.config``."""
     tier: SDFFitConfig = ctx.config
+    method, optimizer, schedule = METHODS[cell["method"]]
     name = cell_path(cell, ("shape", "arch", "method", "seed"), {"seed": "seed{}"})
     out = ctx.root / "runs" / name
     cfg = replace(
         tier,
         path=str(ctx.options["shapes"][cell["shape"]]),
         model=replace(tier.model, arch=cell["arch"]),
-        method=replace(tier.method, method=cell["method"], end=END.get(cell["arch"], 7)),
-        train=replace(tier.train, seed=cell["seed"]),
+        method=replace(tier.method, method=method, end=END.get(cell["arch"], 7)),
+        train=replace(tier.train, seed=cell["seed"], optimizer=optimizer, schedule=schedule),
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )
@@ -125,7 +129,9 @@ class Options:
         metadata={"help": "comma-separated mesh names in --data (any extension), or paths"},
     )
     archs: str = field(default="relu,pe,siren", metadata={"help": "comma-separated archs"})
-    methods: str = field(default="vanilla,fr,bn,iga", metadata={"help": "comma-separated methods"})
+    methods: str = field(
+        default="vanilla,fr,bn,iga", metadata={"help": "comma-separated: " + ", ".join(METHODS)}
+    )
     seeds: str = field(default="0", metadata={"help": "seeds, for every method"})
     steps: int = field(default=0, metadata={"help": "override the tier's steps (0: tier's)"})
 
