@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -127,10 +128,56 @@ def test_the_new_fields_leave_every_old_key_alone(tiny_png: Path, tmp_path: Path
     cfg = json.loads(
         json.dumps(_cfg(tiny_png, tmp_path / "k").__dict__, default=lambda o: o.__dict__)
     )
-    old = {k: v for k, v in cfg.items() if k not in ("keep", "downsample", "heldout_every")}
+    new = ("keep", "downsample", "heldout_every", "val_fraction")
+    old = {k: v for k, v in cfg.items() if k not in new}
     # heldout_every only says when to log (like --spectrum-every): never part of a key
     assert config_key(cfg, {"lr": 1e-3}) == config_key(old, {"lr": 1e-3})
     assert config_key({**cfg, "keep": 0.5}, {"lr": 1e-3}) != config_key(old, {"lr": 1e-3})
+    val = {**cfg, "keep": 0.5, "val_fraction": 0.1}
+    assert config_key(val, {"lr": 1e-3}) != config_key({**cfg, "keep": 0.5}, {"lr": 1e-3})
+
+
+def test_validation_pixels_pick_the_weights_and_never_enter_training(
+    tiny_png: Path, tmp_path: Path
+) -> None:
+    """``--val-fraction``: a seeded share of the kept pixels is set aside; changing those pixels
+    in the image file leaves training bit-identical (the same final weights) and changes only
+    ``psnr_val``, and the best weights are those of the best ``psnr_val`` row. The held-out
+    pixels scored against the truth are the same as without it."""
+    from PIL import Image
+
+    from iga.tasks.image.inverse import _keep_mask, _val_mask
+
+    pixels = np.asarray(Image.open(tiny_png).convert("RGB")).copy()
+    h, w = pixels.shape[:2]
+    kept = _keep_mask(h * w, 0.5, 0)
+    val = _val_mask(kept, 0.2, 0)
+    assert int(val.sum()) == round(0.2 * int(kept.sum())) and not (val & ~kept).any()
+    job = ImageTask().setup(_cfg(tiny_png, Path("x"), keep=0.5, val_fraction=0.2), "cpu")
+    assert job.inputs.shape[0] == int(kept.sum()) - int(val.sum())
+    v = val.numpy().reshape(h, w)
+    pixels[v] = 255 - pixels[v]
+    other = tmp_path / "other.png"
+    Image.fromarray(pixels).save(other)
+    a = fit_image(_cfg(tiny_png, tmp_path / "a", keep=0.5, val_fraction=0.2), progress=False)
+    b = fit_image(_cfg(other, tmp_path / "b", keep=0.5, val_fraction=0.2), progress=False)
+    wa, wb = torch.load(tmp_path / "a" / "final.pt"), torch.load(tmp_path / "b" / "final.pt")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a["psnr_best"] != b["psnr_best"]  # the best psnr_val: only the set-aside pixels moved
+    assert a["picked_by"] == "psnr_val" and a["val_fraction"] == 0.2
+    lines = (tmp_path / "a" / "metrics.csv").read_text().splitlines()
+    head = lines[0].split(",")
+    rows = [dict(zip(head, r.split(","), strict=True)) for r in lines[1:]]
+    scored = [(float(r["psnr_val"]), int(r["step"])) for r in rows if r["psnr_val"]]
+    assert len(scored) >= 4 and a["best_step"] == max(scored)[1]
+    plain = fit_image(_cfg(tiny_png, tmp_path / "c", keep=0.5), progress=False)
+    assert plain["picked_by"] == "psnr" and plain["psnr_heldout"] != a["psnr_heldout"]
+    for bad, message in (
+        ({"val_fraction": 1.0}, "--val-fraction must be in [0, 1)"),
+        ({"val_fraction": 0.1, "keep": 1.0}, "use it with --keep"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            _cfg(tiny_png, tmp_path / "d", **{"keep": 0.5, **bad})
 
 
 def _bench(png: Path, out: Path, name: str, *extra: str) -> list[str]:
@@ -196,6 +243,8 @@ def test_the_inverse_benchmarks_run_resume_and_tabulate(
         ("inpainting", ("--patch", "32"), "24x16 training image is smaller than a 32x32 patch"),
         ("inpainting", ("--patch", "8"), "has 6 IGA groups of 8x8 pixels, no more than IGA's end"),
         ("superres", ("--keeps", "0.2"), "--keeps is an option of `iga bench inpainting`"),
+        ("superres", ("--val-fraction", "0.1"), "--val-fraction is an option of `iga bench inp"),
+        ("inpainting", ("--val-fraction", "1.5"), "--val-fraction must be in [0, 1); got 1.5"),
     ],
 )
 def test_bad_benchmark_input_is_a_one_line_error(

@@ -80,9 +80,14 @@ _ADDED_LATER: dict[str, dict[str, Any]] = {
     # NeRF: FR options; redraw_dead changed nothing for the committed runs (alive at init)
     "net": {"fr_alpha": 0.005, "fr_layers": "feature", "redraw_dead": True},
 }
-_ADDED_LATER_TOP: dict[str, Any] = {"keep": 1.0, "downsample": 1}
+_ADDED_LATER_TOP: dict[str, Any] = {
+    "keep": 1.0,
+    "downsample": 1,
+    "val_fraction": 0.0,
+    "loss": "regression",
+}
 """Top-level config fields added after results were committed (the image task's inverse
-problems), left out of the key at their defaults."""
+problems, the SDF task's ``--loss``), left out of the key at their defaults."""
 """Per config section, fields added after results were committed, with the value every older
 run used: left out of the key at that value, so finished runs keep their keys (and are not
 re-run)."""

@@ -11,8 +11,11 @@
 For both, the held-out PSNR (inpainting: the held-out pixels; super-resolution: the whole
 full-resolution image) is logged every ``--heldout-every`` steps as ``psnr_heldout``; the
 summary gives its last value and its best with the step, because overfitting shows as a peak
-and a decline. The best weights stay those of the best *training* PSNR: a user without ground
-truth cannot pick by the held-out score.
+and a decline. The best weights are those of the best *training* PSNR (a user without ground
+truth cannot pick by the held-out score), or, for inpainting with ``--val-fraction q``, those
+that score best on a seeded fraction ``q`` of the kept pixels set aside from training
+(``psnr_val``, every ``--heldout-every`` steps): the early stop a user can make with their own
+pixels. The held-out pixels scored against the truth are the same with or without it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,22 @@ def _keep_mask(n: int, keep: float, seed: int) -> torch.Tensor:
     return mask
 
 
+def _val_mask(kept: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
+    """A seeded ``fraction`` of the ``kept`` pixels (at least one; at least one left)."""
+    idx = torch.nonzero(kept.cpu()).reshape(-1)
+    n = int(idx.numel())
+    count = min(max(1, int(round(fraction * n))), n - 1)
+    if count < 1:
+        raise ValueError(
+            f"--val-fraction {fraction} leaves no kept pixel to train on ({n} kept); "
+            "raise --keep or use a larger --size"
+        )
+    g = torch.Generator().manual_seed(1_000_033 * seed + 29)
+    val = torch.zeros_like(kept, device="cpu")
+    val[idx[torch.randperm(n, generator=g)[:count]]] = True
+    return val.to(kept.device)
+
+
 def _psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float(-10.0 * torch.log10(((pred.clamp(0, 1) - target) ** 2).mean()))
 
@@ -53,12 +72,22 @@ def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
     coords, target = data.coords, data.target
     if cfg.keep < 1.0:
         mask = _keep_mask(h * w, cfg.keep, cfg.train.seed).to(device)
+        held = ~mask
+        if cfg.val_fraction:
+            val = _val_mask(mask, cfg.val_fraction, cfg.train.seed)
+            mask = mask & ~val
+            val_x, val_y = coords[val], target[val]
+
+            def validate(m: torch.nn.Module) -> dict[str, Any]:
+                return {"psnr_val": _psnr(m(val_x), val_y)}
+
+            job.validate, job.validate_every, job.validate_key = validate, every, "psnr_val"
+            job.resolved["val_pixels"] = int(val.sum())
         row = torch.full((h * w,), -1, dtype=torch.long, device=device)
         row[mask] = torch.arange(int(mask.sum()), device=device)
         g = row[groups.to(device).clamp(min=0)]
         g[groups.to(device) < 0] = -1
         g = g[(g >= 0).any(dim=1)]
-        held = ~mask
 
         def heldout(pred_full: torch.Tensor) -> float:
             return _psnr(pred_full[held], target[held])
@@ -101,7 +130,9 @@ def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
         return {"psnr_heldout": score}
 
     job.extra, job.extra_every = extra, 1
-    job.columns = ("step", "mse", "psnr", "lr", "time", "psnr_heldout")
+    job.columns = ("step", "mse", "psnr", "lr", "time", "psnr_heldout") + (
+        ("psnr_val",) if job.validate is not None else ()
+    )
     return job
 
 
@@ -129,6 +160,8 @@ def scores(
         flat_b, flat_t = best.reshape(-1, 3), target.reshape(-1, 3)
         out["psnr_heldout"] = _psnr(flat_b[held], flat_t[held])
         out["keep"] = cfg.keep
+        out["val_fraction"] = cfg.val_fraction
+        out["picked_by"] = "psnr_val" if cfg.val_fraction else "psnr"
     else:
         from PIL import Image
 

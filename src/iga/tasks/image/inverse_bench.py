@@ -133,6 +133,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         size=_image_size(path, tier.size),
         patch=run_patch(tier.patch, int(cell.get("factor", 1))),
         keep=float(cell.get("keep", 1.0)),
+        val_fraction=float(ctx.options.get("val_fraction", 0.0)) if "keep" in cell else 0.0,
         downsample=int(cell.get("factor", 1)),
         model=replace(tier.model, arch=arch),
         method=MethodConfig(method=method, end=END.get(arch, 20)),
@@ -228,6 +229,13 @@ class Options:
     steps: int = field(default=0, metadata={"help": "override the tier's steps (0: tier's)"})
     size: str = field(default="", metadata={"help": "override the tier's WIDTHxHEIGHT"})
     patch: int = field(default=0, metadata={"help": "override the tier's patch size (0: tier's)"})
+    val_fraction: float = field(
+        default=0.0,
+        metadata={
+            "help": "inpainting: pick each run's weights on this fraction of its kept pixels, "
+            "set aside from training (0: the best training PSNR's; tier tagged _val<q>)"
+        },
+    )
 
 
 def _once(flag: str, values: list[Any]) -> None:
@@ -330,8 +338,13 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
         parse_size(opts.size)  # one line naming the flag if it is no WIDTHxHEIGHT
     if opts.patch < 0:
         raise ValueError(f"--patch must be >= 1 (0: the tier's); got {opts.patch}")
+    if opts.val_fraction and axis != "keep":
+        raise ValueError("--val-fraction is an option of `iga bench inpainting` only")
+    if not 0 <= opts.val_fraction < 1:
+        raise ValueError(f"--val-fraction must be in [0, 1); got {opts.val_fraction}")
     overrides = (("steps", opts.steps), ("size", opts.size), ("patch", opts.patch))
     tags = [f"{tag}{v}" for tag, v in overrides if v]
+    tags += [f"val{opts.val_fraction:g}"] if opts.val_fraction else []
     cfg = replace(
         cfg,
         size=opts.size or cfg.size,
@@ -360,6 +373,9 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
             "arch": archs,
             "method": methods,
         },
-        "options": {"files": {k: str(v) for k, v in files.items()}},
+        "options": {
+            "files": {k: str(v) for k, v in files.items()},
+            "val_fraction": opts.val_fraction,
+        },
         "report": "table",
     }

@@ -83,6 +83,14 @@ class ImageFitConfig:
     heldout_every: int = field(
         default=50, metadata={"help": "with --keep/--downsample: log the held-out PSNR every k"}
     )
+    val_fraction: float = field(
+        default=0.0,
+        metadata={
+            "help": "with --keep: set this seeded fraction of the kept pixels aside (not "
+            "trained on) and keep the weights that score best on them, every --heldout-every "
+            "steps (0: keep the best training PSNR's)"
+        },
+    )
     model: ModelConfig = field(default_factory=ModelConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -95,6 +103,12 @@ class ImageFitConfig:
         if not 0 < self.keep <= 1:
             raise ValueError(f"--keep must be in (0, 1]; got {self.keep}")
         check_ints(("--downsample", self.downsample, 1), ("--heldout-every", self.heldout_every, 1))
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"--val-fraction must be in [0, 1); got {self.val_fraction}")
+        if self.val_fraction and self.keep == 1.0:
+            raise ValueError(
+                "--val-fraction sets kept pixels aside for inpainting; use it with --keep"
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageFitConfig:
@@ -225,8 +239,9 @@ class ImageTask:
         save_torch(out / "best.pt", result.best_state)
         save_torch(out / "final.pt", result.final_state)
         label = f"{cfg.model.arch}/{cfg.method.method}"
+        rows = [r for r in result.history if "psnr" in r]  # not the final validation row
         plots.psnr_curves(
-            {label: ([r["step"] for r in result.history], [r["psnr"] for r in result.history])},
+            {label: ([r["step"] for r in rows], [r["psnr"] for r in rows])},
             out / "psnr.png",
             title=f"{Path(cfg.path).name} {data.width}x{data.height}",
         )
