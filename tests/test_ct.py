@@ -190,3 +190,25 @@ def test_overwrite_replaces_a_run_and_refuses_without_it(tmp_path: Path) -> None
     assert main([*args, "--overwrite", "--method", "vanilla"]) == 0
     assert json.loads((out / "summary.json").read_text())["method"] == "vanilla"
     assert not (out / ".replaced").exists()
+
+
+def test_a_bn_slice_does_not_depend_on_how_the_grid_is_evaluated(tmp_path: Path) -> None:
+    """BN trained on rays keeps running statistics: the slice it is scored on (eval mode) is
+    one function of the pixel, whatever batch the pixel is evaluated in. With batch
+    statistics (the old default) the grid's own statistics, or a chunk's, made the scored
+    slice a different function from the one trained on rays."""
+    out = tmp_path / "bn"
+    s = fit_ct(_cfg(out, method="bn", steps=30), progress=False)
+    whole = iga.load(out).image()[..., 0]
+    coords = ct_task.image_coords(16, 16)
+    model = ct_task.build_model(_cfg(out, method="bn"))
+    state = torch.load(out / "best.pt")
+    model.load_state_dict({k.removeprefix("inr."): v for k, v in state.items()})
+    model.eval()
+    with torch.no_grad():
+        chunks = torch.cat([model(c) for c in coords.split(7)]).reshape(16, 16)
+    assert any("running_mean" in k for k in state)
+    torch.testing.assert_close(chunks.clamp(0, 1), whole.clamp(0, 1), rtol=0, atol=1e-6)
+    saved = np.asarray(Image.open(out / "reconstruction.png"), dtype=np.float32) / 255.0
+    np.testing.assert_allclose(chunks.clamp(0, 1).numpy(), saved, atol=0.6 / 255)
+    assert math.isfinite(s["psnr"])

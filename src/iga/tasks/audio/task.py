@@ -130,6 +130,9 @@ def build_model(cfg: AudioFitConfig, samples: int, channels: int) -> torch.nn.Mo
         options.setdefault("first_omega0", cfg.siren_omega)
     if cfg.model.arch == "pe":
         options.setdefault("pe_levels", pe_levels_for(samples))
+    if cfg.method.method == "bn" and cfg.batch_windows:
+        # Mini-batches of windows: evaluation on the whole clip needs the running statistics.
+        options.setdefault("bn_running_stats", True)
     return build(
         cfg.model.arch,
         1,
@@ -242,6 +245,7 @@ class AudioTask:
         data = self.data
         device = next(fit.model.parameters()).device
         t, y = data.coords().to(device), data.target().to(device)
+        fit.model.eval()  # BN with running statistics (mini-batches) uses them, as validation did
         fit.model.load_state_dict(result.final_state)
         final = predict(fit.model, t).clamp(-1, 1).cpu()
         fit.model.load_state_dict(result.best_state)

@@ -128,6 +128,12 @@ class Projector(nn.Module):
 
 def build_model(cfg: CTFitConfig) -> nn.Module:
     """The INR of ``cfg`` (2 -> 1), initialised from ``cfg.train.seed``."""
+    options = dict(cfg.model.options)
+    if cfg.method.method == "bn":
+        # Trained on points along rays, scored on the pixel grid: BN's eval mode needs the
+        # running statistics of the training batches (batch statistics of the grid would
+        # compute another function).
+        options.setdefault("bn_running_stats", True)
     return build(
         cfg.model.arch,
         2,
@@ -136,7 +142,7 @@ def build_model(cfg: CTFitConfig) -> nn.Module:
         hidden_layers=cfg.model.hidden_layers,
         seed=cfg.train.seed,
         method=model_method(cfg.method.method),
-        **cfg.model.options,
+        **options,
     )
 
 
@@ -247,6 +253,7 @@ class CTTask:
         from skimage.transform import iradon
 
         model = fit.model
+        model.eval()  # BN: the running statistics of the training rays, as validation used
         model.load_state_dict(result.final_state)
         final = self.slice_of(model).clamp(0, 1).cpu()
         model.load_state_dict(result.best_state)
