@@ -252,6 +252,7 @@ ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor | float]
 ValidateFn = Callable[[nn.Module], dict[str, Any]]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 BatchFn = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+PenaltyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _psnr(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -300,6 +301,8 @@ def train(
     loss_fn: LossFn | None = None,
     residual_fn: LossFn | None = None,
     batch_fn: BatchFn | None = None,
+    data_rows: int | None = None,
+    penalty_fn: PenaltyFn | None = None,
     validate_fn: ValidateFn | None = None,
     validate_every: int = 0,
     validate_key: str = "",
@@ -323,6 +326,9 @@ def train(
     with ``end=0`` exactly L's gradient); ``batch_fn(step,
     generator)`` returns the step's ``(inputs, target)`` instead of the full arrays, drawing its
     randomness from ``generator`` (checkpointed, so a resumed run draws the same batches).
+    ``data_rows`` k: a batch's first k rows alone form the data term (MSE, score, ``loss_fn``,
+    IGA); ``penalty_fn(x, pred)``, a plain term over all rows added to the loss (vanilla and
+    IGA alike), gets ``x`` requiring grad, to differentiate ``pred`` in ``x`` (e.g. eikonal).
 
     Validation (mini-batch tasks, where the training-pass score of a batch is a poor guide):
     ``validate_fn(model)`` returns a dict of numbers measured on held data (e.g. the IoU of
@@ -388,22 +394,25 @@ def train(
         mininterval=0.5,
     )
     t0 = time.perf_counter() - elapsed
-    step = first
+    step, k = first, data_rows
     for step in range(first, cfg.steps):
         x, y = batch_fn(step, generator) if batch_fn is not None else (inputs, target)
+        if penalty_fn is not None:
+            x = x.detach().requires_grad_(True)
         pred = model(x)
+        pd, yd, xd = (pred, y, x) if k is None else (pred[:k], y[:k], x[:k])
         with torch.no_grad():
-            mse = float(((pred - y) ** 2).mean())
-            score = float(score_fn(pred, y))
+            mse = float(((pd - yd) ** 2).mean())
+            score = float(score_fn(pd, yd))
         try:
             if adjuster is not None:
                 # IGA mixes pred - target; a custom residual r enters as the target pred - r.
-                y_adj = (
-                    y if residual_fn is None else (pred.detach() - residual_fn(pred.detach(), y))
-                )
-                loss = adjuster.loss(pred, y_adj, x)
+                y_adj = yd if residual_fn is None else (pd.detach() - residual_fn(pd.detach(), yd))
+                loss = adjuster.loss(pd, y_adj, xd if penalty_fn is None else xd.detach())
             else:
-                loss = (loss_fn or nn.functional.mse_loss)(pred, y)
+                loss = (loss_fn or nn.functional.mse_loss)(pd, yd)
+            if penalty_fn is not None:
+                loss = loss + penalty_fn(x, pred)
         except (torch.linalg.LinAlgError, NonFiniteKernel):
             # A non-finite or degenerate eNTK: the weights have blown up.
             diverged_at = step
@@ -438,7 +447,8 @@ def train(
             if adjuster is None:
                 opt.update_curvature(loss, set_grad=True)  # the gradient comes with it
             else:
-                opt.update_curvature((loss_fn or nn.functional.mse_loss)(pred, y))
+                plain = (loss_fn or nn.functional.mse_loss)(pd, yd)
+                opt.update_curvature(plain if penalty_fn is None else plain + penalty_fn(x, pred))
                 loss.backward()
         else:
             loss.backward()

@@ -45,6 +45,7 @@ from iga.train import (
     BatchFn,
     LossFn,
     MethodConfig,
+    PenaltyFn,
     ScoreFn,
     TrainConfig,
     TrainResult,
@@ -95,6 +96,12 @@ class Fit:
     batch: BatchFn | None = None
     loss: LossFn | None = None
     residual: LossFn | None = None
+    data_rows: int | None = None
+    """How many leading rows of a step's batch form the data term (the ``mse`` column, the
+    score, ``loss``, ``residual``, and IGA, whose ``groups`` index them); None: every row."""
+    penalty: PenaltyFn | None = None
+    """``penalty(x, pred)``: a scalar over all rows added to the loss, plain (vanilla and IGA
+    alike); ``x`` requires grad, so it may differentiate ``pred`` in ``x`` (eikonal terms)."""
     score: ScoreFn | None = None
     score_name: str = "psnr"
     extra: Callable[[int, torch.Tensor], dict[str, Any]] | None = None
@@ -369,6 +376,8 @@ def fit(
                 loss_fn=job.loss,
                 residual_fn=job.residual,
                 batch_fn=job.batch,
+                data_rows=job.data_rows,
+                penalty_fn=job.penalty,
                 validate_fn=job.validate,
                 validate_every=job.validate_every,
                 validate_key=job.validate_key,

@@ -16,6 +16,10 @@ is the same for the true SDF's grid, the resolution's floor) and ``normal_consis
 SDF error on fresh near-surface points) and ``error_slices.png`` (the sign errors on the
 middle slices). A field without a zero crossing (an untrained net) gives no surface: the
 summary says so in ``note`` and the surface metrics are null.
+
+``--loss siren`` fits with SIREN's loss from oriented points instead, sampled on the mesh or
+read from a point cloud with normals (:mod:`iga.tasks.sdf.oriented`); with a mesh, the
+evaluation above is the same.
 """
 
 from __future__ import annotations
@@ -46,19 +50,41 @@ from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
 from iga.tasks.common import group_batches, predict, window_groups
 from iga.tasks.sdf.data import SDFSamples, sdf_samples, signed_distance
+from iga.tasks.sdf.oriented import evaluate_cloud, siren_setup
+from iga.tasks.sdf.pointcloud import CLOUD_SUFFIXES
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = ["SDFFitConfig", "SDFTask", "fit_sdf", "run_key", "surface_metrics"]
 
 EVAL_SEED = 20251206
+LOSSES = ("regression", "siren")
 
 
 @dataclass
 class SDFFitConfig:
     """Everything that defines an SDF run (defaults: the cpu tier)."""
 
-    path: str = field(default="", metadata={"help": "mesh file (OBJ, PLY, STL, OFF)"})
-    points: int = field(default=100_000, metadata={"help": "training samples"})
+    path: str = field(
+        default="",
+        metadata={"help": "mesh file (OBJ, PLY, STL, OFF); with --loss siren also a point cloud"},
+    )
+    loss: str = field(
+        default="regression",
+        metadata={
+            "help": "regression: MSE of the mesh's signed distance at --points samples; siren: "
+            "SIREN's loss from oriented points (on-surface, normal, eikonal, off-surface "
+            "terms; IGA adjusts the on-surface term) sampled on a mesh or read from a point "
+            "cloud with normals (PLY with nx ny nz, or x y z nx ny nz text)",
+            "choices": LOSSES,
+        },
+    )
+    points: int = field(
+        default=100_000,
+        metadata={
+            "help": "training samples (--loss siren: points on the mesh; a point cloud's own "
+            "points are all used)"
+        },
+    )
     near_fraction: float = field(
         default=0.7, metadata={"help": "share of samples near the surface (the rest uniform)"}
     )
@@ -98,6 +124,8 @@ class SDFFitConfig:
             raise ValueError(f"--near-std must be > 0; got {self.near_std}")
         if self.up not in ("x", "y", "z"):
             raise ValueError(f"--up must be x, y or z; got {self.up!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"--loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SDFFitConfig:
@@ -119,6 +147,12 @@ def default_lr(arch: str) -> float:
 
 
 def build_model(cfg: SDFFitConfig) -> torch.nn.Module:
+    """The INR of ``cfg`` (3 -> 1). BN keeps running statistics: it trains on samples (mostly
+    near the surface) and is scored on the grid in eval mode, which must compute the function
+    trained, not one renormalised by the grid's (or a chunk's) own batch statistics."""
+    options = dict(cfg.model.options)
+    if cfg.method.method == "bn":
+        options.setdefault("bn_running_stats", True)
     return build(
         cfg.model.arch,
         3,
@@ -127,7 +161,7 @@ def build_model(cfg: SDFFitConfig) -> torch.nn.Module:
         hidden_layers=cfg.model.hidden_layers,
         seed=cfg.train.seed,
         method=model_method(cfg.method.method),
-        **cfg.model.options,
+        **options,
     )
 
 
@@ -169,18 +203,32 @@ class SDFTask:
     def _samples(self, cfg: SDFFitConfig) -> SDFSamples:
         if not str(cfg.path).strip():
             raise ValueError("no mesh given; name one: iga fit sdf MESH (OBJ/PLY/STL/OFF)")
-        return sdf_samples(
-            cfg.path,
-            cfg.points,
-            cfg.near_fraction,
-            cfg.near_std,
-            cfg.resolution,
-            cfg.margin,
-            cfg.train.seed,
-            cfg.cache_dir or None,
+        cloud = (
+            f"{cfg.path} is a point cloud (points without faces), which has no signed "
+            "distances to regress; pass --loss siren to fit it from its points and normals"
         )
+        if Path(cfg.path).suffix.lower() in CLOUD_SUFFIXES:
+            raise ValueError(cloud)
+        try:
+            return sdf_samples(
+                cfg.path,
+                cfg.points,
+                cfg.near_fraction,
+                cfg.near_std,
+                cfg.resolution,
+                cfg.margin,
+                cfg.train.seed,
+                cfg.cache_dir or None,
+            )
+        except ValueError as exc:
+            if "but no faces" in str(exc):  # load_mesh's words for a faceless file
+                raise ValueError(cloud) from None
+            raise
 
     def setup(self, cfg: SDFFitConfig, device: torch.device) -> Fit:
+        if cfg.loss == "siren":
+            job, self.data = siren_setup(cfg, device, build_model(cfg).to(device))
+            return job
         data = self._samples(cfg)
         self.data = data
         n, p = cfg.points, cfg.group_size
@@ -254,6 +302,14 @@ class SDFTask:
         final = predict(model, grid_x).cpu().numpy().reshape(r, r, r)
         model.load_state_dict(result.best_state)
         pred = predict(model, grid_x).cpu().numpy().reshape(r, r, r)
+        name = f"{Path(cfg.path).name} {cfg.model.arch}/{cfg.method.method}"
+        siren = {"loss": cfg.loss} if cfg.loss != "regression" else {}
+        if data.mesh is None:  # a point cloud: no truth for the IoU or the MAE
+            summary = evaluate_cloud(cfg, data, result, pred, name, out)
+            save_torch(out / "best.pt", result.best_state)
+            save_torch(out / "final.pt", result.final_state)
+            head = {"mesh": str(cfg.path), "shape": Path(cfg.path).stem, **siren}
+            return {**head, "arch": cfg.model.arch, "method": cfg.method.method, **summary}
         truth = data.grid < 0
         rng = np.random.default_rng(EVAL_SEED)
         surf, _ = sample_surface(data.mesh, 20_000, EVAL_SEED)
@@ -262,7 +318,6 @@ class SDFTask:
         near_pred = predict(model, torch.from_numpy(near).to(device)).cpu().numpy()[:, 0]
         surfaces = surface_metrics(pred, data.mesh, cfg.surface_points)
         floor = surface_metrics(data.grid, data.mesh, cfg.surface_points)
-        name = f"{Path(cfg.path).name} {cfg.model.arch}/{cfg.method.method}"
         iou = metrics.iou(pred < 0, truth)
         surface = surfaces.pop("surface")
         floor.pop("surface")
@@ -288,6 +343,7 @@ class SDFTask:
         return {
             "mesh": str(cfg.path),
             "shape": Path(cfg.path).stem,
+            **siren,
             "arch": cfg.model.arch,
             "method": cfg.method.method,
             "iou": iou,
