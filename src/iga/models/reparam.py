@@ -47,8 +47,9 @@ training (images) makes the statistics of the full coordinate grid *the* trainin
 statistics, and evaluating the model on that grid (in train or eval mode) reproduces what was
 trained. Evaluating such a model on other points (a crop, another resolution, or the grid in
 chunks) changes the statistics; use :meth:`BNINR.merge` with the training grid to freeze them
-first. Mini-batch tasks (occupancy) pass ``bn_running_stats=True``: standard BN, whose eval
-mode uses the running averages of the training batches' statistics. For sine-type
+first. Tasks that train on other points than they score (occupancy, SDF and CT always; audio
+with ``--batch-windows``) pass ``bn_running_stats=True``: standard BN, whose eval mode uses
+the running averages of the training batches' statistics. For sine-type
 activations (siren, finer) the normalised pre-activation goes into ``sin(·)`` with unit
 frequency, as in the authors' ``sin(BN(ω₀ z))`` (BN removes the ω₀ scale).
 """
