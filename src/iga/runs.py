@@ -79,6 +79,14 @@ _ADDED_LATER: dict[str, dict[str, Any]] = {
     "model": {"fresh": ""},
     # NeRF: FR options; redraw_dead changed nothing for the committed runs (alive at init)
     "net": {"fr_alpha": 0.005, "fr_layers": "feature", "redraw_dead": True},
+    # NeRF: the occupancy grid (off by default)
+    "render": {
+        "grid": 0,
+        "grid_every": 16,
+        "grid_threshold": 0.01,
+        "grid_bound": 1.5,
+        "grid_floor": 0.01,
+    },
 }
 _ADDED_LATER_TOP: dict[str, Any] = {
     "keep": 1.0,

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from iga.models.occupancy_grid import OccupancyGrid, update_generator
 from iga.models.render import composite, render_weights, sample_pdf, stratified_depths
 from iga.models.reparam import FRLinear
 
@@ -217,12 +218,7 @@ class NeRFField(nn.Module):
             raise ValueError(
                 f"NeRFField takes rows (x, y, z, dx, dy, dz); got {x.shape[-1]} columns"
             )
-        pts = self.embed(x[..., :3])
-        h = pts
-        for i, (layer, norm) in enumerate(zip(self.trunk, self.norms, strict=True)):
-            h = torch.relu(norm(layer(h)))
-            if i == self.cfg.skip:
-                h = torch.cat([pts, h], dim=-1)
+        h = self._trunk(x[..., :3])
         sigma = self.sigma(h)
         if self.cfg.use_viewdirs:
             dirs = x[..., 3:]
@@ -232,6 +228,21 @@ class NeRFField(nn.Module):
         else:
             rgb = self.rgb(h)
         return torch.cat([rgb, sigma], dim=-1)
+
+    def _trunk(self, points: torch.Tensor) -> torch.Tensor:
+        pts = self.embed(points)
+        h = pts
+        for i, (layer, norm) in enumerate(zip(self.trunk, self.norms, strict=True)):
+            h = torch.relu(norm(layer(h)))
+            if i == self.cfg.skip:
+                h = torch.cat([pts, h], dim=-1)
+        return h
+
+    def density(self, points: torch.Tensor) -> torch.Tensor:
+        """The density ``σ = relu(raw σ)`` [...] at ``points`` [..., 3] (σ does not depend on
+        the view direction, so the view branch is not computed; as :meth:`activate` without
+        noise)."""
+        return torch.relu(self.sigma(self._trunk(points))[..., 0])
 
     @staticmethod
     def activate(
@@ -249,7 +260,11 @@ class NeRF(nn.Module):
     """Coarse and fine NeRF networks with nerf-pytorch's hierarchical sampling, both trained
     as ``method`` (vanilla, fr or bn; :class:`~iga.models.nerf.NeRFField`). ``render`` holds
     the sampling settings (``n_coarse``, ``n_fine``, ``perturb``, ``raw_noise_std``,
-    ``white_background``: the NeRF task's ``RenderConfig``).
+    ``white_background``, and the occupancy grid's ``grid``, ``grid_bound``,
+    ``grid_threshold``, ``grid_floor``: the NeRF task's ``RenderConfig``). With ``grid`` > 0 the
+    coarse samples are steered by :attr:`grid` (an
+    :class:`~iga.models.occupancy_grid.OccupancyGrid`, updated by :meth:`update_grid`);
+    without it (``grid`` 0 or absent) :attr:`grid` is None and nothing changes.
 
     ``forward(rays [R, 6])`` (origin, direction) returns ``[R, 6]``: the fine render then the
     coarse render (``[R, 3]``, the coarse render, without a fine network). After each forward,
@@ -272,6 +287,12 @@ class NeRF(nn.Module):
         self.render_cfg = render
         self.near, self.far = near, far
         self.last: dict[str, torch.Tensor] = {}
+        cells = getattr(render, "grid", 0)
+        self.grid = (
+            OccupancyGrid(cells, render.grid_bound, render.grid_threshold, render.grid_floor)
+            if cells
+            else None
+        )
 
     def forward(self, rays: torch.Tensor) -> torch.Tensor:
         cfg = self.render_cfg
@@ -287,6 +308,8 @@ class NeRF(nn.Module):
             device=rays.device,
             dtype=rays.dtype,
         )
+        if self.grid is not None:
+            z = self.grid.depths(o, d, z, self.near, self.far)
         rgb_c, w_c = render_field(self.coarse, o, d, z, cfg.white_background, noise)
         if self.fine is None:
             self.last = {"z": z.detach(), "weights": w_c.detach()}
@@ -297,6 +320,26 @@ class NeRF(nn.Module):
         rgb_f, w_f = render_field(self.fine, o, d, z_all, cfg.white_background, noise)
         self.last = {"z": z_all.detach(), "weights": w_f.detach()}
         return torch.cat([rgb_f, rgb_c], dim=-1)
+
+    def update_grid(self, step: int, seed: int) -> None:
+        """Update :attr:`grid` at training step ``step`` of a run seeded ``seed``
+        (:meth:`OccupancyGrid.update`) from the larger of the coarse and the fine network's
+        density, in eval mode (BN: running statistics, left as they were)."""
+        if self.grid is None:
+            raise ValueError("this NeRF has no occupancy grid (--grid 0)")
+        nets = [n for n in (self.coarse, self.fine) if n is not None]
+        modes = [n.training for n in nets]
+        for n in nets:
+            n.eval()
+
+        def density(x: torch.Tensor) -> torch.Tensor:
+            return torch.stack([n.density(x) for n in nets]).amax(dim=0)
+
+        try:
+            self.grid.update(density, step, update_generator(seed, step))
+        finally:
+            for n, mode in zip(nets, modes, strict=True):
+                n.train(mode)
 
     @property
     def trained_field(self) -> NeRFField:

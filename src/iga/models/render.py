@@ -17,7 +17,8 @@ run here and a run of the authors' script differ only where this library says so
 
 Why not nerfacc: its batched rendering is these few lines of torch, but its importance
 sampling and packed scans need its CUDA extension, which does not run on a CPU; the per-ray
-eNTK also needs everything here to be ``torch.func``-transformable (plain tensor ops).
+eNTK also needs everything here to be ``torch.func``-transformable (plain tensor ops). Its
+occupancy grid is redone, fixed-shape, in :mod:`iga.models.occupancy_grid`.
 """
 
 from __future__ import annotations

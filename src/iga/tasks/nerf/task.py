@@ -38,6 +38,7 @@ A run directory holds the usual ``config.json``, ``metrics.csv``, ``summary.json
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -58,6 +59,7 @@ from iga.models.nerf import (
     probe_rows,
     redraw_dead,
 )
+from iga.models.occupancy_grid import check_grid_options
 from iga.models.render import camera_rays, pose_spherical
 from iga.optim import recipe_lr
 from iga.tasks import registry
@@ -101,6 +103,19 @@ class RenderConfig:
     )
     white_background: bool = field(default=True, metadata={"help": "composite onto white"})
     chunk: int = field(default=2048, metadata={"help": "rays per chunk when rendering views"})
+    # The occupancy grid (iga.models.occupancy_grid, docs/nerf.md): off by default.
+    grid: int = field(
+        default=0,
+        metadata={"help": "occupancy grid: cells per axis steering the coarse samples (0: off)"},
+    )
+    grid_every: int = field(default=16, metadata={"help": "update the grid every k steps"})
+    grid_threshold: float = field(
+        default=0.01, metadata={"help": "a cell is occupied above this opacity σ·cell size"}
+    )
+    grid_bound: float = field(default=1.5, metadata={"help": "the grid spans [-B, B]³"})
+    grid_floor: float = field(
+        default=0.01, metadata={"help": "sampling density in empty cells, relative to occupied"}
+    )
 
     def __post_init__(self) -> None:
         check_ints(
@@ -110,6 +125,8 @@ class RenderConfig:
         )
         if not self.raw_noise_std >= 0:
             raise ValueError(f"--raw-noise-std must be >= 0; got {self.raw_noise_std}")
+        g = (self.grid, self.grid_every, self.grid_threshold, self.grid_bound, self.grid_floor)
+        check_grid_options(*g)
 
 
 def _default_net() -> NeRFConfig:
@@ -213,6 +230,12 @@ def plain_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def _fine_psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(((pred[:, :3] - target[:, :3]) ** 2).mean())
+
+
+def _grid_column(model: NeRF) -> Callable[[int, torch.Tensor], dict[str, float]]:
+    grid = model.grid
+    assert grid is not None
+    return lambda step, pred: {"grid_occupied": float(grid.occupied.float().mean())}
 
 
 def view_rays(scene: BlenderScene, poses: torch.Tensor) -> torch.Tensor:
@@ -323,7 +346,8 @@ class NeRFTask:
             return t.repeat(1, n_out // 3)
 
         def draw(step: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-            del step
+            if model.grid is not None and step % cfg.render.grid_every == 0:
+                model.update_grid(step, cfg.train.seed)  # before the step's forward
             if mode == "image":
                 i = int(torch.randint(v, (1,), generator=generator))
                 pix = torch.randperm(h * w, generator=generator)[:batch].to(device)
@@ -360,6 +384,7 @@ class NeRFTask:
             validate_key="psnr_val",
             log_every=max(1, min(50, cfg.validate_every // 10)),
             adjuster=adjuster,
+            extra=_grid_column(model) if model.grid is not None else None,
             resolved={
                 "train_views": int(v),
                 "image_size": [int(h), int(w)],
