@@ -16,6 +16,7 @@ __all__ = [
     "check_model",
     "group_batches",
     "predict",
+    "save_surface",
     "shared_flags",
     "window_groups",
 ]
@@ -113,3 +114,17 @@ def predict(model: torch.nn.Module, x: torch.Tensor, chunk: int = 1 << 16) -> to
     """``model(x)`` in chunks of rows, without gradients."""
     with torch.no_grad():
         return torch.cat([model(c) for c in x.split(chunk)])
+
+
+def save_surface(out: Any, surface: Any, up: str, title: str) -> None:
+    """Write a mesh task's extracted ``surface`` (a trimesh) as ``out/surface.ply`` and its
+    shaded render, upright along ``up``, as ``out/surface.png``."""
+    from pathlib import Path
+
+    from iga.figures import plots3d
+    from iga.meshes import upright
+
+    surface.export(Path(out) / "surface.ply")
+    plots3d.save_render(
+        Path(out) / "surface.png", upright(surface.vertices, up), surface.faces, title=title
+    )

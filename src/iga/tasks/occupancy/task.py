@@ -45,7 +45,6 @@ from iga.meshes import (
     normalization_facts,
     sample_surface,
     surface_chamfer,
-    upright,
 )
 from iga.methods import model_method
 from iga.models import build
@@ -53,7 +52,7 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import batch_order
+from iga.tasks.common import batch_order, save_surface
 from iga.tasks.occupancy.grid import OccupancyGrid, occupancy_grid
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
@@ -370,14 +369,8 @@ class OccupancyTask:
             truth.astype(np.float32), mesh_points, cfg.surface_points
         )
         if surface is not None:
-            surface.export(out / "surface.ply")
-            plots3d.save_render(
-                out / "surface.png",
-                upright(surface.vertices, cfg.up),
-                surface.faces,
-                title=f"{Path(cfg.path).name} {cfg.model.arch}/{cfg.method.method} "
-                f"IoU {iou_best:.4f}",
-            )
+            name = f"{Path(cfg.path).name} {cfg.model.arch}/{cfg.method.method}"
+            save_surface(out, surface, cfg.up, f"{name} IoU {iou_best:.4f}")
         plots3d.error_slices(
             pred_best >= 0.5,
             truth,

@@ -33,7 +33,7 @@ from iga.meshes import (
     sample_surface,
 )
 
-__all__ = ["SDFSamples", "morton_order", "sdf_samples", "signed_distance"]
+__all__ = ["SDFSamples", "level_set_metrics", "morton_order", "sdf_samples", "signed_distance"]
 
 _FORMAT_VERSION = 1
 
@@ -150,3 +150,30 @@ def sdf_samples(
     except OSError as e:
         warnings.warn(f"could not cache SDF samples in {folder} ({e.strerror})", stacklevel=2)
     return SDFSamples(pts, sdf, grid, mesh, watertight, sha, cached=False, normalization=norm)
+
+
+def level_set_metrics(
+    pred_grid: np.ndarray,
+    target_points: np.ndarray,
+    count: int,
+    seed: int,
+    target_normals: Any,
+) -> dict[str, Any]:
+    """The zero level set of a predicted SDF grid (marching cubes), its Chamfer-L1 to
+    ``target_points`` and its normal consistency, the mean ``|n·n'|`` of the level set's face
+    normals and ``target_normals(points)`` at ``count`` points sampled on it; ``surface`` None
+    (and a ``note``) when the field never crosses 0."""
+    from iga.meshes import surface_chamfer
+
+    surface, chamfer = surface_chamfer(0.5 - pred_grid, target_points, count, seed + 1)
+    if surface is None:
+        lo, hi = float(pred_grid.min()), float(pred_grid.max())
+        return {
+            "surface": None,
+            "chamfer": None,
+            "normal_consistency": None,
+            "note": f"no surface: the predicted SDF does not cross 0 (range {lo:.3g}..{hi:.3g})",
+        }
+    pts, faces = sample_surface(surface, count, seed + 2)
+    dots = np.abs((surface.face_normals[faces] * target_normals(pts)).sum(axis=1))
+    return {"surface": surface, "chamfer": chamfer, "normal_consistency": float(dots.mean())}

@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from iga import metrics
-from iga.figures import plots, plots3d
-from iga.meshes import grid_points, normalization_facts, upright
+from iga.figures import plots
+from iga.meshes import grid_points, normalization_facts
 from iga.tasks.base import Fit
-from iga.tasks.common import predict, window_groups
+from iga.tasks.common import predict, save_surface, window_groups
 from iga.tasks.sdf.pointcloud import OrientedPoints, cloud_surface_metrics, oriented_points
 from iga.tasks.sdf.siren_loss import (
     OrientedBatches,
@@ -134,13 +134,7 @@ def evaluate_cloud(
     surface = surfaces.pop("surface")
     notes = [NO_MESH_NOTE]
     if surface is not None:
-        surface.export(out / "surface.ply")
-        plots3d.save_render(
-            out / "surface.png",
-            upright(surface.vertices, cfg.up),
-            surface.faces,
-            title=f"{name} Chamfer {surfaces['chamfer']:.4f}",
-        )
+        save_surface(out, surface, cfg.up, f"{name} Chamfer {surfaces['chamfer']:.4f}")
     else:
         notes.insert(0, surfaces.pop("note"))
     rows = [row for row in result.history if "val_loss" in row]

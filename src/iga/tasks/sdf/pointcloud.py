@@ -38,9 +38,8 @@ from iga.meshes import (
     load_mesh,
     normalize,
     sample_surface,
-    surface_chamfer,
 )
-from iga.tasks.sdf.data import _key, morton_order, signed_distance
+from iga.tasks.sdf.data import _key, level_set_metrics, morton_order, signed_distance
 
 __all__ = [
     "CLOUD_SUFFIXES",
@@ -262,16 +261,11 @@ def cloud_surface_metrics(
 
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(points), size=min(count, len(points)), replace=False)
-    surface, chamfer = surface_chamfer(0.5 - pred_grid, points[np.sort(pick)], count, seed + 1)
-    if surface is None:
-        lo, hi = float(pred_grid.min()), float(pred_grid.max())
-        return {
-            "surface": None,
-            "chamfer": None,
-            "normal_consistency": None,
-            "note": f"no surface: the predicted SDF does not cross 0 (range {lo:.3g}..{hi:.3g})",
-        }
-    pts, faces = sample_surface(surface, count, seed + 2)
-    _, nearest = cKDTree(points).query(pts, workers=1)
-    dots = np.abs((surface.face_normals[faces] * normals[nearest]).sum(axis=1))
-    return {"surface": surface, "chamfer": chamfer, "normal_consistency": float(dots.mean())}
+    tree = cKDTree(points)
+    return level_set_metrics(
+        pred_grid,
+        points[np.sort(pick)],
+        count,
+        seed,
+        lambda pts: normals[tree.query(pts, workers=1)[1]],
+    )

@@ -39,8 +39,6 @@ from iga.meshes import (
     grid_points,
     normalization_facts,
     sample_surface,
-    surface_chamfer,
-    upright,
 )
 from iga.methods import model_method
 from iga.models import build
@@ -48,8 +46,8 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import group_batches, predict, window_groups
-from iga.tasks.sdf.data import SDFSamples, sdf_samples, signed_distance
+from iga.tasks.common import group_batches, predict, save_surface, window_groups
+from iga.tasks.sdf.data import SDFSamples, level_set_metrics, sdf_samples, signed_distance
 from iga.tasks.sdf.oriented import evaluate_cloud, siren_setup
 from iga.tasks.sdf.pointcloud import CLOUD_SUFFIXES
 from iga.train import MethodConfig, TrainConfig, TrainResult
@@ -171,19 +169,13 @@ def surface_metrics(
     """The zero level set of a predicted SDF grid and its Chamfer-L1 and normal consistency
     against ``mesh``; ``surface`` None (and a ``note``) when the field never crosses 0."""
     mesh_points, _ = sample_surface(mesh, count, seed)
-    surface, chamfer = surface_chamfer(0.5 - pred_grid, mesh_points, count, seed + 1)
-    if surface is None:
-        lo, hi = float(pred_grid.min()), float(pred_grid.max())
-        return {
-            "surface": None,
-            "chamfer": None,
-            "normal_consistency": None,
-            "note": f"no surface: the predicted SDF does not cross 0 (range {lo:.3g}..{hi:.3g})",
-        }
-    pts, faces = sample_surface(surface, count, seed + 2)
-    _, closest = signed_distance(mesh, pts)
-    dots = np.abs((surface.face_normals[faces] * mesh.face_normals[closest]).sum(axis=1))
-    return {"surface": surface, "chamfer": chamfer, "normal_consistency": float(dots.mean())}
+    return level_set_metrics(
+        pred_grid,
+        mesh_points,
+        count,
+        seed,
+        lambda pts: mesh.face_normals[signed_distance(mesh, pts)[1]],
+    )
 
 
 class SDFTask:
@@ -322,13 +314,7 @@ class SDFTask:
         surface = surfaces.pop("surface")
         floor.pop("surface")
         if surface is not None:
-            surface.export(out / "surface.ply")
-            plots3d.save_render(
-                out / "surface.png",
-                upright(surface.vertices, cfg.up),
-                surface.faces,
-                title=f"{name} IoU {iou:.4f}",
-            )
+            save_surface(out, surface, cfg.up, f"{name} IoU {iou:.4f}")
         plots3d.error_slices(pred < 0, truth, out / "error_slices.png", title=name)
         rows = [row for row in result.history if "iou" in row]
         if rows:
