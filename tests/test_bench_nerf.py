@@ -73,3 +73,22 @@ def test_bad_options(scenes: Path) -> None:
         _setup(scenes, methods="vanilla,siren")
     with pytest.raises(ValueError, match="--seeds"):
         _setup(scenes, seeds="x")
+
+
+def test_grid_tiers_differ_from_the_cpu_tier_only_in_the_samples() -> None:
+    # The grid's side-by-side (issue 28) compares runs that differ in nothing else.
+    cpu = bench_nerf.TIERS["cpu"]
+    plain, grid = bench_nerf.TIERS["cpu16"], bench_nerf.TIERS["cpu16-grid"]
+    assert (cpu.render.n_coarse, cpu.render.grid) == (32, 0)
+    assert (plain.render.n_coarse, plain.render.n_fine, plain.render.grid) == (16, 16, 0)
+    assert (grid.render.n_coarse, grid.render.n_fine, grid.render.grid) == (16, 16, 32)
+    for tier in (plain, grid):
+        assert replace(tier, render=cpu.render) == cpu
+
+
+def test_grid_tier_is_selected_by_name(scenes: Path) -> None:
+    opts = bench_nerf.Options(data=str(scenes), scenes="toy", seeds="0")
+    s = bench_nerf.setup("nerf", opts, harness.RunOptions(tier="cpu16-grid"))
+    assert s["tier"] == "cpu16-grid" and s["tier_config"].render.grid == 32
+    with pytest.raises(ValueError, match="cpu16-grid"):  # the error lists the tiers
+        bench_nerf.setup("nerf", opts, harness.RunOptions(tier="cpu32-grid"))
