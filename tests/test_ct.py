@@ -212,3 +212,70 @@ def test_a_bn_slice_does_not_depend_on_how_the_grid_is_evaluated(tmp_path: Path)
     saved = np.asarray(Image.open(out / "reconstruction.png"), dtype=np.float32) / 255.0
     np.testing.assert_allclose(chunks.clamp(0, 1).numpy(), saved, atol=0.6 / 255)
     assert math.isfinite(s["psnr"])
+
+
+def test_val_angles_are_never_trained_on_and_pick_the_weights(tmp_path: Path, monkeypatch) -> None:
+    """``--val-angles``: the set-aside projections change the picked weights' score, not one
+    bit of training; their rays' error picks ``best.pt``."""
+    mask = ct_task.val_angle_mask(8, 2, seed=0)
+    assert mask.sum() == 2 and mask.dtype == bool
+    assert np.array_equal(mask, ct_task.val_angle_mask(8, 2, seed=0))
+    assert not ct_task.val_angle_mask(8, 0, seed=0).any()
+    assert any(not np.array_equal(mask, ct_task.val_angle_mask(8, 2, seed=s)) for s in (1, 2, 3))
+
+    real = ct_task.measurements
+
+    def val_angles_changed(cfg):
+        truth, angles, sino, note = real(cfg)
+        sino = sino.copy()
+        sino[:, ct_task.val_angle_mask(len(angles), cfg.val_angles, cfg.train.seed)] *= 3.0
+        return truth, angles, sino, note
+
+    a = fit_ct(replace(_cfg(tmp_path / "a", steps=10), val_angles=2), progress=False)
+    monkeypatch.setattr(ct_task, "measurements", val_angles_changed)
+    b = fit_ct(replace(_cfg(tmp_path / "b", steps=10), val_angles=2), progress=False)
+    wa, wb = torch.load(tmp_path / "a" / "final.pt"), torch.load(tmp_path / "b" / "final.pt")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    with (tmp_path / "b" / "metrics.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val_sino_mse")]
+    assert rows and all(float(r["val_sino_mse"]) > float(r["sino_mse"]) for r in rows)
+    assert a["picked_by"] == b["picked_by"] == "val_sino_mse"
+    # The picked step is the one with the lowest error on the set-aside rays.
+    best = min(rows, key=lambda r: float(r["val_sino_mse"]))
+    assert b["best_step"] == int(best["step"])
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert len(config["resolved"]["val_angles_deg"]) == 2 and config["resolved"]["val_rays"] > 0
+    # At 0 the option is left out of the key, so the committed runs (made before it) keep theirs.
+    from dataclasses import asdict
+
+    from iga.runs import config_key
+
+    plain = json.loads(json.dumps(asdict(_cfg(tmp_path / "c"))))
+    older = {k: v for k, v in plain.items() if k != "val_angles"}
+    assert config_key(plain, {"lr": 3e-3}) == config_key(older, {"lr": 3e-3})
+    assert config_key({**plain, "val_angles": 1}, {"lr": 3e-3}) != config_key(older, {"lr": 3e-3})
+
+
+def test_val_angles_that_leave_nothing_to_train_on_are_one_line(tmp_path: Path, capsys) -> None:
+    args = ["fit", "ct", "phantom", "--size", "16", "--angles", "4", "--val-angles", "4"]
+    assert main([*args, "--out", str(tmp_path / "r")]) in (1, 2)
+    err = capsys.readouterr().err.strip()
+    assert "--val-angles 4 leaves no projection" in err and len(err.splitlines()) <= 2, err
+
+
+def test_bench_ct_sets_projections_aside_in_a_tier_of_its_own(tmp_path: Path) -> None:
+    from iga import harness
+    from iga.tasks.ct import bench as bench_ct
+
+    opts = bench_ct.Options(slices="phantom", angles="20,50", val_angles=2)
+    s = bench_ct.setup("ct", opts, harness.RunOptions())
+    assert s["tier"] == "cpu_val2" and s["tier_config"].val_angles == 2
+    assert "2 projections set aside" in bench_ct._describe(s["tier_config"])
+    plain = bench_ct.setup("ct", bench_ct.Options(slices="phantom"), harness.RunOptions())
+    assert plain["tier"] == "cpu" and plain["tier_config"].val_angles == 0
+    ctx = harness.Context("ct", s["tier"], s["tier_config"], tmp_path, s["options"])
+    cell = {"slice": "phantom", "angles": 20, "arch": "siren", "method": "iga", "seed": 0}
+    spec = bench_ct.make_run(ctx, cell)
+    assert spec.config["fit"]["val_angles"] == 2
+    with pytest.raises(ValueError, match="--val-angles must be in \\[0, 20\\)"):
+        bench_ct.setup("ct", replace(opts, val_angles=20), harness.RunOptions())

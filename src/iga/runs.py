@@ -92,6 +92,7 @@ _ADDED_LATER_TOP: dict[str, Any] = {
     "keep": 1.0,
     "downsample": 1,
     "val_fraction": 0.0,
+    "val_angles": 0,
     "loss": "regression",
 }
 """Top-level config fields added after results were committed (the image task's inverse

@@ -96,8 +96,9 @@ def run_ct(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe(cfg: CTFitConfig) -> str:
+    val = f"{cfg.val_angles} projections set aside to pick the weights, " if cfg.val_angles else ""
     return (
-        f"{cfg.size}×{cfg.size} slices, noise {cfg.noise:g}, width {cfg.model.width}, "
+        f"{cfg.size}×{cfg.size} slices, noise {cfg.noise:g}, {val}width {cfg.model.width}, "
         f"{cfg.model.hidden_layers} hidden layers, {cfg.batch_groups} bundles of {cfg.bundle} "
         f"rays/step, {cfg.train.steps} steps, end {cfg.method.end}"
     )
@@ -146,6 +147,13 @@ class Options:
     )
     seeds: str = field(default="0", metadata={"help": "seeds, for every method"})
     steps: int = field(default=0, metadata={"help": "override the tier's steps (0: tier's)"})
+    val_angles: int = field(
+        default=0,
+        metadata={
+            "help": "set aside this many projections of every run to pick its weights "
+            "(iga fit ct --val-angles; tier tagged _valK)"
+        },
+    )
 
 
 def _slices(text: str, data: Path) -> dict[str, str]:
@@ -186,6 +194,14 @@ HELP = {"ct": "sparse-view CT: slices × angles × archs × methods (FBP baselin
 def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     """The :func:`iga.harness.plan` arguments for ``opts``."""
     tier, cfg = _options.tier_with_steps(TIERS, ro.tier, opts.steps)
+    angles = _angles(opts.angles)
+    if opts.val_angles < 0 or opts.val_angles >= min(angles):
+        raise ValueError(
+            f"--val-angles must be in [0, {min(angles)}) for --angles {opts.angles} (it sets "
+            f"that many projections aside); got {opts.val_angles}"
+        )
+    if opts.val_angles:
+        tier, cfg = f"{tier}_val{opts.val_angles}", replace(cfg, val_angles=opts.val_angles)
     from iga.models import ARCH_OPTIONS
 
     archs = _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS))
@@ -198,7 +214,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
         "axes": {
             "seed": _options.seeds(opts.seeds),
             "slice": list(slices),
-            "angles": _angles(opts.angles),
+            "angles": angles,
             "arch": archs,
             "method": methods,
         },

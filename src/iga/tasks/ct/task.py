@@ -9,8 +9,10 @@ IGA's groups are bundles of ``--bundle`` neighbouring detector cells of one angl
 draws ``--batch-groups`` bundles. Rays that miss the slice are left out.
 
 The slice itself is never trained on. Every ``--eval-every`` steps the INR is scored on all
-measured rays (``sino_mse``: what a user can compute, so it picks the best weights) and, held
-out, on the N×N slice (``psnr`` in ``metrics.csv``: overfitting shows as a peak and a decline).
+training rays (``sino_mse``: what a user can compute, so it picks the best weights; with
+``--val-angles K``, K of the projections are set aside, never trained on, and their rays'
+``val_sino_mse`` picks them instead) and, held out, on the N×N slice (``psnr`` in
+``metrics.csv``: overfitting shows as a peak and a decline).
 The summary's ``psnr``/``ssim`` are those of the weights the sinogram picks (``best.pt``),
 ``psnr_final`` the last step's, and ``psnr_oracle`` the best held-out score along training (with
 ``oracle_step``), which only an early stop that knows the truth could reach. Filtered
@@ -78,6 +80,13 @@ class CTFitConfig:
     bundle: int = field(default=4, metadata={"help": "IGA: neighbouring rays per group"})
     batch_groups: int = field(default=256, metadata={"help": "groups (bundles) per step"})
     eval_every: int = field(default=50, metadata={"help": "score the slice every k steps"})
+    val_angles: int = field(
+        default=0,
+        metadata={
+            "help": "set aside this many of the --angles projections (seeded): never trained "
+            "on, their rays pick the best weights (0: the training rays pick them)"
+        },
+    )
     model: ModelConfig = field(default_factory=lambda: ModelConfig(arch="siren", width=64))
     method: MethodConfig = field(default_factory=lambda: MethodConfig(end=20))
     train: TrainConfig = field(
@@ -93,7 +102,13 @@ class CTFitConfig:
             ("--bundle", self.bundle, 1),
             ("--batch-groups", self.batch_groups, 1),
             ("--eval-every", self.eval_every, 1),
+            ("--val-angles", self.val_angles, 0),
         )
+        if self.val_angles >= self.angles:
+            raise ValueError(
+                f"--val-angles {self.val_angles} leaves no projection to train on (--angles "
+                f"{self.angles}); set aside fewer, e.g. --val-angles {max(1, self.angles // 10)}"
+            )
         if not (math.isfinite(self.noise) and self.noise >= 0):
             raise ValueError(f"--noise must be >= 0; got {self.noise}")
 
@@ -165,6 +180,17 @@ def measurements(cfg: CTFitConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return truth, angles, sino, note
 
 
+def val_angle_mask(n_angles: int, count: int, seed: int) -> np.ndarray:
+    """Which of ``n_angles`` projections ``--val-angles count`` sets aside: ``count`` of them
+    drawn without replacement from a generator seeded by ``seed`` (boolean ``[n_angles]``)."""
+    mask = np.zeros(n_angles, dtype=bool)
+    if count:
+        mask[np.random.default_rng([seed, 20_261_206]).choice(n_angles, count, replace=False)] = (
+            True
+        )
+    return mask
+
+
 def _psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float(-10.0 * torch.log10(((pred.clamp(0, 1) - target) ** 2).mean()))
 
@@ -193,7 +219,10 @@ class CTTask:
         rays = all_rays(n, angles)
         target = torch.from_numpy(sino.T.reshape(-1, 1).astype(np.float32))
         hits = project(lambda p: torch.ones(p.shape[0], 1), rays, n)[:, 0] > 0
-        rays, target = rays[hits].to(device), target[hits].to(device)
+        held = val_angle_mask(len(angles), cfg.val_angles, cfg.train.seed)
+        is_val = torch.from_numpy(np.repeat(held, padded_size(n)))
+        val_rays, val_target = rays[hits & is_val].to(device), target[hits & is_val].to(device)
+        rays, target = rays[hits & ~is_val].to(device), target[hits & ~is_val].to(device)
         groups = window_groups(int(rays.shape[0]), cfg.bundle, overlap_last=True)
         n_groups = int(groups.shape[0])
         if cfg.batch_groups > n_groups:
@@ -207,17 +236,20 @@ class CTTask:
         self.coords = image_coords(n, n, device=device)
         batch, p = cfg.batch_groups, cfg.bundle
 
-        def validate(m: nn.Module) -> dict[str, Any]:
+        def mse_on(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
             with torch.no_grad():
-                pred = torch.cat([m(r) for r in rays.split(2048)])
-            mse = float(((pred - target) ** 2).mean())
-            return {
-                "sino_mse": mse,
-                "neg_sino_mse": -mse,
-                "psnr": _psnr(self.slice_of(m), self.truth),
-            }
+                return float(((torch.cat([m(r) for r in x.split(2048)]) - y) ** 2).mean())
 
-        return Fit(
+        def validate(m: nn.Module) -> dict[str, Any]:
+            mse = mse_on(m, rays, target)
+            row = {"sino_mse": mse, "neg_sino_mse": -mse}
+            if cfg.val_angles:
+                val = mse_on(m, val_rays, val_target)
+                row.update({"val_sino_mse": val, "neg_val_sino_mse": -val})
+            row["psnr"] = _psnr(self.slice_of(m), self.truth)
+            return row
+
+        job = Fit(
             model=model,
             inputs=torch.empty(0, 2),
             target=torch.empty(0, 1),
@@ -227,7 +259,7 @@ class CTTask:
             score_name="neg_mse_rays",
             validate=validate,
             validate_every=cfg.eval_every,
-            validate_key="neg_sino_mse",
+            validate_key="neg_val_sino_mse" if cfg.val_angles else "neg_sino_mse",
             log_every=max(1, cfg.eval_every // 10),
             resolved={
                 "slice_size": [n, n],
@@ -240,6 +272,10 @@ class CTTask:
             },
             groups_flag="--batch-groups",
         )
+        if cfg.val_angles:
+            job.resolved["val_angles_deg"] = [float(a) for a in angles[held]]
+            job.resolved["val_rays"] = int(val_rays.shape[0])
+        return job
 
     def slice_of(self, model: nn.Module) -> torch.Tensor:
         """The INR of a :class:`Projector` on the N×N pixel grid, ``[N, N]``."""
@@ -292,6 +328,8 @@ class CTTask:
             "slice": str(cfg.path),
             "angles": cfg.angles,
             "noise": cfg.noise,
+            "val_angles": cfg.val_angles,
+            "picked_by": "val_sino_mse" if cfg.val_angles else "sino_mse",
             "arch": cfg.model.arch,
             "method": cfg.method.method,
             "psnr": inr_psnr,
