@@ -193,7 +193,9 @@ def _describe(cfg: NeRFFitConfig) -> str:
     return (
         f"{cfg.size or 'stored'}² px, {cfg.train_views or 'all'} train views, "
         f"{cfg.test_views or 'all'} test views, MLP {n.depth}×{n.width} (skip {n.skip}), "
-        f"{r.n_coarse}+{r.n_fine} samples, {cfg.batch_rays} rays/step, {cfg.train.steps} steps, "
+        f"{r.n_coarse}+{r.n_fine} samples"
+        + (f" (occupancy grid {r.grid}³)" if r.grid else "")
+        + f", {cfg.batch_rays} rays/step, {cfg.train.steps} steps, "
         f"end {cfg.method.end}"
     )
 
