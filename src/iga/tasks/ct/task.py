@@ -185,9 +185,8 @@ def val_angle_mask(n_angles: int, count: int, seed: int) -> np.ndarray:
     drawn without replacement from a generator seeded by ``seed`` (boolean ``[n_angles]``)."""
     mask = np.zeros(n_angles, dtype=bool)
     if count:
-        mask[np.random.default_rng([seed, 20_261_206]).choice(n_angles, count, replace=False)] = (
-            True
-        )
+        rng = np.random.default_rng([seed, 20_261_206])
+        mask[rng.choice(n_angles, count, replace=False)] = True
     return mask
 
 
