@@ -44,7 +44,7 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import group_batches, window_groups
+from iga.tasks.common import group_batches, predict, window_groups
 from iga.tasks.ct.data import (
     PHANTOM,
     all_rays,
@@ -220,8 +220,9 @@ class CTTask:
         hits = project(lambda p: torch.ones(p.shape[0], 1), rays, n)[:, 0] > 0
         held = val_angle_mask(len(angles), cfg.val_angles, cfg.train.seed)
         is_val = torch.from_numpy(np.repeat(held, padded_size(n)))
-        val_rays, val_target = rays[hits & is_val].to(device), target[hits & is_val].to(device)
-        rays, target = rays[hits & ~is_val].to(device), target[hits & ~is_val].to(device)
+        val, train = hits & is_val, hits & ~is_val
+        val_rays, val_target = rays[val].to(device), target[val].to(device)
+        rays, target = rays[train].to(device), target[train].to(device)
         groups = window_groups(int(rays.shape[0]), cfg.bundle, overlap_last=True)
         n_groups = int(groups.shape[0])
         if cfg.batch_groups > n_groups:
@@ -236,15 +237,14 @@ class CTTask:
         batch, p = cfg.batch_groups, cfg.bundle
 
         def mse_on(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-            with torch.no_grad():
-                return float(((torch.cat([m(r) for r in x.split(2048)]) - y) ** 2).mean())
+            return float(((predict(m, x, chunk=2048) - y) ** 2).mean())
 
         def validate(m: nn.Module) -> dict[str, Any]:
             mse = mse_on(m, rays, target)
             row = {"sino_mse": mse, "neg_sino_mse": -mse}
             if cfg.val_angles:
-                val = mse_on(m, val_rays, val_target)
-                row.update({"val_sino_mse": val, "neg_val_sino_mse": -val})
+                held_mse = mse_on(m, val_rays, val_target)
+                row.update({"val_sino_mse": held_mse, "neg_val_sino_mse": -held_mse})
             row["psnr"] = _psnr(self.slice_of(m), self.truth)
             return row
 
