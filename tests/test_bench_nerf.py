@@ -86,6 +86,17 @@ def test_grid_tiers_differ_from_the_cpu_tier_only_in_the_samples() -> None:
         assert replace(tier, render=cpu.render) == cpu
 
 
+def test_long_tier_is_the_grid_tier_trained_longer() -> None:
+    # The tier that tries to converge (issue 28): cpu16-grid with four times the steps, the
+    # lr's ×0.1 decay spread over them, validated and checkpointed every 1000 steps.
+    grid, long = bench_nerf.TIERS["cpu16-grid"], bench_nerf.TIERS["long"]
+    assert long.train.steps == 4 * grid.train.steps and long.train.decay == grid.train.decay
+    assert (long.validate_every, long.train.checkpoint_every) == (1000, 1000)
+    shortened = replace(long, validate_every=grid.validate_every)
+    shortened = replace(shortened, train=replace(long.train, steps=3000, checkpoint_every=500))
+    assert shortened == grid
+
+
 def test_grid_tier_is_selected_by_name(scenes: Path) -> None:
     opts = bench_nerf.Options(data=str(scenes), scenes="toy", seeds="0")
     s = bench_nerf.setup("nerf", opts, harness.RunOptions(tier="cpu16-grid"))

@@ -35,6 +35,14 @@ TIERS: dict[str, NeRFFitConfig] = {
     # 0.43x the cpu tier's.
     "cpu16": replace(_CPU, render=replace(_CPU.render, n_coarse=16, n_fine=16)),
     "cpu16-grid": replace(_CPU, render=replace(_CPU.render, n_coarse=16, n_fine=16, grid=32)),
+    # cpu16-grid trained four times longer (the lr still decays ×0.1 over the run): the tier
+    # that tries to get near convergence in about two hours of one core (issue 28).
+    "long": replace(
+        _CPU,
+        render=replace(_CPU.render, n_coarse=16, n_fine=16, grid=32),
+        validate_every=1000,
+        train=replace(_CPU.train, steps=12_000, checkpoint_every=1000),
+    ),
     # The paper's setting (needs a GPU): nerf-pytorch's lego config at half resolution
     # (400×400), 8×256 MLPs with the skip at layer 4, 64 + 128 samples, 1024 rays per step,
     # 200k steps, lr 5e-4 decayed ×0.1 over the run (lrate_decay 200), all views.
