@@ -103,3 +103,19 @@ def test_grid_tier_is_selected_by_name(scenes: Path) -> None:
     assert s["tier"] == "cpu16-grid" and s["tier_config"].render.grid == 32
     with pytest.raises(ValueError, match="cpu16-grid"):  # the error lists the tiers
         bench_nerf.setup("nerf", opts, harness.RunOptions(tier="cpu32-grid"))
+
+
+@pytest.mark.parametrize(
+    ("bench", "listed", "absent"),
+    [("nerf", ("cpu16-grid", "long", "paper"), ()), ("sdf", ("cpu",), ("paper",))],
+)
+def test_tier_help_names_the_benchmarks_own_tiers(
+    bench: str, listed: tuple[str, ...], absent: tuple[str, ...], capsys
+) -> None:
+    # `iga bench NAME --help` lists that benchmark's TIERS, not a generic "cpu, paper".
+    from iga.cli.app import main
+
+    assert main(["bench", bench, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    names = text.split("tier name (", 1)[1].split(")", 1)[0].split(", ")
+    assert all(t in names for t in listed) and not any(t in names for t in absent)

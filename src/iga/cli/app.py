@@ -65,8 +65,21 @@ def _add_benchmarks(sub: Any, modules: list[str]) -> None:
                 name, help=help_, description=(mod.__doc__ or help_).split("\n\n")[0]
             )
             configcli.add_options(p, mod.Options)
-            configcli.add_options(p, RunOptions)
+            configcli.add_options(p, RunOptions, overrides=_tier_help(mod))
             p.set_defaults(func=lambda ns, m=module, n=name: commands.harness(m, n, ns))
+
+
+def _tier_help(mod: Any) -> dict[str, dict[str, str]] | None:
+    """``--tier``'s help naming the module's own tiers (its ``TIERS``), where it declares them."""
+    import dataclasses
+
+    from iga.harness import RunOptions
+
+    tiers = getattr(mod, "TIERS", None)
+    if not isinstance(tiers, dict) or not tiers:
+        return None
+    generic = next(f for f in dataclasses.fields(RunOptions) if f.name == "tier").metadata["help"]
+    return {"tier": {"help": f"tier name ({', '.join(tiers)})" + generic[generic.index(")") + 1 :]}}
 
 
 def _add_fit(sub: Any, specs: list[Any]) -> None:
