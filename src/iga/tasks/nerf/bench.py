@@ -27,6 +27,7 @@ from iga.tasks.nerf.task import NeRFFitConfig, RenderConfig, run_key
 from iga.train import TrainConfig
 
 _CPU = NeRFFitConfig()
+_CPU16_GRID = replace(_CPU, render=replace(_CPU.render, n_coarse=16, n_fine=16, grid=32))
 TIERS: dict[str, NeRFFitConfig] = {
     # The cpu tier: NeRFFitConfig's defaults (docs/nerf.md says how they were chosen).
     "cpu": _CPU,
@@ -34,14 +35,13 @@ TIERS: dict[str, NeRFFitConfig] = {
     # grid's side-by-side (issue 28; docs/nerf.md "Skipping empty space"), each step about
     # 0.43x the cpu tier's.
     "cpu16": replace(_CPU, render=replace(_CPU.render, n_coarse=16, n_fine=16)),
-    "cpu16-grid": replace(_CPU, render=replace(_CPU.render, n_coarse=16, n_fine=16, grid=32)),
+    "cpu16-grid": _CPU16_GRID,
     # cpu16-grid trained four times longer (the lr still decays ×0.1 over the run): the tier
-    # that tries to get near convergence in about two hours of one core (issue 28).
+    # that tries to get near convergence in about two hours of one core (issue 28; docs/nerf.md).
     "long": replace(
-        _CPU,
-        render=replace(_CPU.render, n_coarse=16, n_fine=16, grid=32),
+        _CPU16_GRID,
         validate_every=1000,
-        train=replace(_CPU.train, steps=12_000, checkpoint_every=1000),
+        train=replace(_CPU16_GRID.train, steps=12_000, checkpoint_every=1000),
     ),
     # The paper's setting (needs a GPU): nerf-pytorch's lego config at half resolution
     # (400×400), 8×256 MLPs with the skip at layer 4, 64 + 128 samples, 1024 rays per step,
