@@ -18,21 +18,16 @@ differences (same image, same seed: the same initial weights for both methods).
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics as st
 from collections import defaultdict
 from pathlib import Path
 
-ARCHS = {"relu": "ReLU", "pe": "PE", "siren": "SIREN"}
-LABELS = {
-    "adam": "Adam",
-    "adam-cos": "Adam (cosine)",
-    "iga": "IGA (Adam)",
-    "muon": "Muon",
-    "muon+iga": "Muon + IGA",
-    "esgd": "ESGD",
-    "esgd+iga": "ESGD + IGA",
-}
+from iga.io import read_csv
+from iga.tasks.image.rivals import LABELS as RIVAL_LABELS
+
+# The methods compared, in table order; their names are the rivals benchmark's labels.
+METHODS = ("adam", "adam-cos", "iga", "muon", "muon+iga", "esgd", "esgd+iga")
+ARCHS, LABELS = RIVAL_LABELS["arch"], RIVAL_LABELS["method"]
 PAIRS = (
     ("muon+iga", "muon"),
     ("muon+iga", "iga"),
@@ -46,7 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("report", nargs="?", default="results/rivals/cpu/seeds_kodim01-03")
     report = Path(ap.parse_args().report)
-    rows = list(csv.DictReader((report / "runs.csv").open()))
+    rows = read_csv(report / "runs.csv")
     # The chosen lr of a method is the rank its runs at seeds > 0 use.
     chosen = {(r["arch"], r["method"]): r["rank"] for r in rows if int(r["seed"]) > 0}
     psnr: dict[tuple[str, str], dict[tuple[str, int], float]] = defaultdict(dict)
@@ -61,7 +56,7 @@ def main() -> None:
         "`python probes/rivals_seed_pairs.py`).\n"
     ]
     for arch, name in ARCHS.items():
-        methods = [m for m in LABELS if psnr.get((arch, m))]
+        methods = [m for m in METHODS if psnr.get((arch, m))]
         if not methods:
             continue
         out += [f"\n### {name}\n", "| method | pairs | mean | largest seed std (one image) |"]

@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
+from iga.metrics import psnr
 from iga.models.config import ModelConfig
 from iga.tasks.ct.data import load_slice, padded_size, sinogram
 from iga.tasks.ct.task import CTFitConfig
@@ -70,10 +71,6 @@ for name in ('slice', 'disc'):
     np.save(name + '_wire_sino.npy', lin_inverse.radon(img, th).numpy())
 """
 WRAP = "import runpy, time, torch; torch.manual_seed(0); t = time.perf_counter(); runpy.run_path('{f}', run_name='__main__'); print('SECONDS %.3f' % (time.perf_counter() - t))"
-
-
-def psnr(x: np.ndarray, t: np.ndarray) -> float:
-    return float(-10 * np.log10(np.mean((np.clip(x, 0, 1) - t) ** 2)))
 
 
 def patch(src: str, cfg: CTFitConfig, args: argparse.Namespace, omega0: float | None) -> str:
