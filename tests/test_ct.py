@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -279,3 +279,33 @@ def test_bench_ct_sets_projections_aside_in_a_tier_of_its_own(tmp_path: Path) ->
     assert spec.config["fit"]["val_angles"] == 2
     with pytest.raises(ValueError, match="--val-angles must be in \\[0, 20\\)"):
         bench_ct.setup("ct", replace(opts, val_angles=20), harness.RunOptions())
+
+
+def test_a_bench_method_may_name_its_own_lr_and_the_plain_recipe_keeps_its_key(
+    tmp_path: Path,
+) -> None:
+    """``--methods muon+iga@0.02`` runs the recipe at lr 0.02, in a folder and a table column
+    of its own; the plain recipe's run (lr None: the recipe's) keeps the key it had, so the
+    committed runs still count as finished."""
+    from iga import harness
+    from iga.harness import options
+    from iga.io import to_jsonable
+    from iga.tasks.ct import bench as bench_ct
+
+    opts = bench_ct.Options(slices="phantom", angles="20", methods="muon+iga,muon+iga@0.02")
+    s = bench_ct.setup("ct", opts, harness.RunOptions())
+    assert s["axes"]["method"] == ["muon+iga", "muon+iga@0.02"]
+    ctx = harness.Context("ct", s["tier"], s["tier_config"], tmp_path, s["options"])
+    cell = {"slice": "phantom", "angles": 20, "arch": "siren", "seed": 0}
+    plain = bench_ct.make_run(ctx, {**cell, "method": "muon+iga"})
+    own = bench_ct.make_run(ctx, {**cell, "method": "muon+iga@0.02"})
+    assert plain.config["fit"]["train"]["lr"] is None
+    assert own.config["fit"]["train"]["lr"] == 0.02
+    assert own.config["fit"]["train"]["optimizer"] == "muon"
+    assert own.config["fit"]["method"]["method"] == "iga"
+    assert plain.key != own.key and own.name.endswith("muon+iga@0.02/seed0")
+    tier = s["tier_config"].train  # the plain run's training config, as before @LR existed:
+    before = replace(tier, seed=0, optimizer="muon", schedule="cosine")
+    assert plain.config["fit"]["train"] == to_jsonable(asdict(before))
+    assert options.METHOD_LABELS.get("muon+iga@0.02") == "Muon + IGA (lr 0.02)"
+    assert options.METHOD_LABELS.get("muon") == "Muon"

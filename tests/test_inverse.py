@@ -245,6 +245,16 @@ def test_the_inverse_benchmarks_run_resume_and_tabulate(
         ("superres", ("--keeps", "0.2"), "--keeps is an option of `iga bench inpainting`"),
         ("superres", ("--val-fraction", "0.1"), "--val-fraction is an option of `iga bench inp"),
         ("inpainting", ("--val-fraction", "1.5"), "--val-fraction must be in [0, 1); got 1.5"),
+        (
+            "superres",
+            ("--methods", "muon@-1"),
+            "--methods: 'muon@-1' needs a positive lr after '@'",
+        ),
+        (
+            "inpainting",
+            ("--methods", "adam"),
+            "--methods must list some of vanilla, fr, bn, iga, muon",
+        ),
     ],
 )
 def test_bad_benchmark_input_is_a_one_line_error(
@@ -256,3 +266,23 @@ def test_bad_benchmark_input_is_a_one_line_error(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "res").exists()  # refused before any run
+
+
+def test_a_recipe_at_its_own_lr_runs_beside_the_recipe(tiny_png: Path, tmp_path: Path) -> None:
+    """``--methods muon,muon@0.02``: two runs, the second at lr 0.02 (the first at the
+    recipe's 0.1), each in its own folder and its own column of the table."""
+    from iga.cli import main
+
+    args = _bench(tiny_png, tmp_path / "res", "inpainting", "--keeps", "0.3")
+    assert main([*args, "--methods", "muon,muon@0.02"]) == 0
+    tier = tmp_path / "res" / "cpu_steps4_size24x16_patch4"
+    runs = tier / "runs" / "tiny" / "keep0.3" / "pe"
+    lrs = {
+        m: json.loads((runs / m / "seed0" / "config.json").read_text())["train"]["lr"]
+        for m in ("muon", "muon@0.02")
+    }
+    assert lrs == {"muon": None, "muon@0.02": 0.02}
+    first = {m: (runs / m / "seed0" / "metrics.csv").read_text().splitlines()[1] for m in lrs}
+    assert first["muon"] != first["muon@0.02"]
+    table = (tier / "table" / "table.md").read_text()
+    assert "| Muon | Muon (lr 0.02) |" in table

@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AT_LR_HELP",
     "METHOD_LABELS",
     "METHOD_RECIPES",
     "choices",
+    "recipe",
+    "recipes",
     "seeds",
     "split",
     "tier_file",
@@ -29,16 +32,34 @@ METHOD_RECIPES: dict[str, tuple[str, str, str]] = {
 """A benchmark's ``--methods`` value -> (``--method``, ``--optimizer``, ``--schedule``): the
 paper's methods with Adam and its step decay, and Muon on the hidden matrices with a cosine
 schedule, alone and with IGA (the recipe of ``iga bench rivals``), shared by the audio, SDF,
-CT, inpainting and super-resolution benchmarks."""
-METHOD_LABELS = {
-    "vanilla": "Vanilla",
-    "fr": "+FR",
-    "bn": "+BN",
-    "iga": "+IGA",
-    "muon": "Muon",
-    "muon+iga": "Muon + IGA",
-}
-"""The table labels of :data:`METHOD_RECIPES`."""
+CT, inpainting and super-resolution benchmarks. A value may add ``@LR`` (:func:`recipe`)."""
+
+
+AT_LR_HELP = "; each may take its own lr, e.g. muon@0.01 (else the task's lr for the recipe)"
+"""The ``--methods`` help's note on ``@LR``."""
+
+
+class _RecipeLabels(dict):  # type: ignore[type-arg]
+    """Labels that also name a recipe run at its own lr: ``muon@0.01`` -> ``Muon (lr 0.01)``."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if isinstance(key, str) and "@" in key:
+            base, lr = key.split("@", 1)
+            return f"{super().get(base, base)} (lr {lr})"
+        return super().get(key, default)
+
+
+METHOD_LABELS = _RecipeLabels(
+    {
+        "vanilla": "Vanilla",
+        "fr": "+FR",
+        "bn": "+BN",
+        "iga": "+IGA",
+        "muon": "Muon",
+        "muon+iga": "Muon + IGA",
+    }
+)
+"""The table labels of :data:`METHOD_RECIPES` (``muon@0.01``: ``Muon (lr 0.01)``)."""
 
 
 def split(text: str) -> list[str]:
@@ -57,6 +78,38 @@ def choices(flag: str, text: str, known: Sequence[str]) -> list[str]:
     values = split(text)
     if not values or any(v not in known for v in values):
         raise ValueError(f"{flag} must list some of {', '.join(known)}; got {text!r}")
+    _once(flag, values)
+    return values
+
+
+def recipe(name: str) -> tuple[str, str, str, float | None]:
+    """``(--method, --optimizer, --schedule, --lr)`` of a ``--methods`` value: a key of
+    :data:`METHOD_RECIPES`, optionally with ``@LR`` to run it at that lr instead of the task's
+    default for the recipe and arch (``muon@0.01``); the lr is None without it."""
+    base, _, lr = name.partition("@")
+    method, optimizer, schedule = METHOD_RECIPES[base]
+    return method, optimizer, schedule, float(lr) if lr else None
+
+
+def recipes(text: str, flag: str = "--methods") -> list[str]:
+    """The comma-separated ``--methods`` of a benchmark declared on :data:`METHOD_RECIPES`:
+    each a recipe, optionally ``@LR`` (a positive number), at least one, each once."""
+    import math
+
+    values = split(text)
+    if not values or any(v.partition("@")[0] not in METHOD_RECIPES for v in values):
+        raise ValueError(
+            f"{flag} must list some of {', '.join(METHOD_RECIPES)} (each may take its own lr, "
+            f"e.g. muon@0.01); got {text!r}"
+        )
+    for v in values:
+        base, at, lr = v.partition("@")
+        try:
+            ok = not at or (float(lr) > 0 and math.isfinite(float(lr)))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{flag}: {v!r} needs a positive lr after '@', e.g. {base}@0.01")
     _once(flag, values)
     return values
 

@@ -63,7 +63,7 @@ LABELS = {
 def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     """One fit of ``cell`` (clip, arch, method, seed) at the tier ``ctx.config``."""
     tier: AudioFitConfig = ctx.config
-    method, optimizer, schedule = METHODS[cell["method"]]
+    method, optimizer, schedule, lr = _options.recipe(cell["method"])
     name = cell_path(cell, ("clip", "arch", "method", "seed"), {"seed": "seed{}"})
     out = ctx.root / "runs" / name
     cfg = replace(
@@ -71,7 +71,13 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         path=str(ctx.options["clips"][cell["clip"]]),
         model=replace(tier.model, arch=cell["arch"]),
         method=replace(tier.method, method=method),
-        train=replace(tier.train, seed=cell["seed"], optimizer=optimizer, schedule=schedule),
+        train=replace(
+            tier.train,
+            seed=cell["seed"],
+            optimizer=optimizer,
+            schedule=schedule,
+            lr=lr or tier.train.lr,
+        ),
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )
@@ -132,7 +138,7 @@ class Options:
     archs: str = field(default="relu,pe,siren", metadata={"help": "comma-separated archs"})
     methods: str = field(
         default="vanilla,fr,bn,iga",
-        metadata={"help": "comma-separated: " + ", ".join(METHODS)},
+        metadata={"help": "comma-separated: " + ", ".join(METHODS) + _options.AT_LR_HELP},
     )
     seeds: str = field(default="0", metadata={"help": "seeds, for every method"})
     steps: int = field(default=0, metadata={"help": "override the tier's steps (0: tier's)"})
@@ -165,7 +171,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     from iga.models import ARCH_OPTIONS
 
     archs = _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS))
-    methods = _options.choices("--methods", opts.methods, tuple(METHODS))
+    methods = _options.recipes(opts.methods)
     clips = _clips(opts.clips, Path(opts.data))
     return {
         "bench": bench(),

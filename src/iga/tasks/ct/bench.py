@@ -69,7 +69,7 @@ LABELS = {
 def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     """One fit of ``cell`` (slice, angles, arch, method, seed) at the tier ``ctx.config``."""
     tier: CTFitConfig = ctx.config
-    method, optimizer, schedule = METHODS[cell["method"]]
+    method, optimizer, schedule, lr = _options.recipe(cell["method"])
     name = cell_path(
         cell, ("slice", "angles", "arch", "method", "seed"), {"angles": "a{}", "seed": "seed{}"}
     )
@@ -80,7 +80,13 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         angles=int(cell["angles"]),
         model=replace(tier.model, arch=cell["arch"]),
         method=replace(tier.method, method=method),
-        train=replace(tier.train, seed=cell["seed"], optimizer=optimizer, schedule=schedule),
+        train=replace(
+            tier.train,
+            seed=cell["seed"],
+            optimizer=optimizer,
+            schedule=schedule,
+            lr=lr or tier.train.lr,
+        ),
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )
@@ -143,7 +149,7 @@ class Options:
     archs: str = field(default="relu,pe,siren", metadata={"help": "comma-separated archs"})
     methods: str = field(
         default="vanilla,fr,bn,iga",
-        metadata={"help": "comma-separated: " + ", ".join(METHODS)},
+        metadata={"help": "comma-separated: " + ", ".join(METHODS) + _options.AT_LR_HELP},
     )
     seeds: str = field(default="0", metadata={"help": "seeds, for every method"})
     steps: int = field(default=0, metadata={"help": "override the tier's steps (0: tier's)"})
@@ -205,7 +211,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     from iga.models import ARCH_OPTIONS
 
     archs = _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS))
-    methods = _options.choices("--methods", opts.methods, tuple(METHODS))
+    methods = _options.recipes(opts.methods)
     slices = _slices(opts.slices, Path(opts.data))
     return {
         "bench": bench(),

@@ -118,7 +118,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     ``ctx.config``; the lr is the image task's default for the method and arch."""
     tier: ImageFitConfig = ctx.config
     arch, seed = cell["arch"], cell["seed"]
-    method, optimizer, schedule = METHODS[cell["method"]]
+    method, optimizer, schedule, lr = _options.recipe(cell["method"])
     path = Path(ctx.options["files"][cell["image"]])
     axis = "keep" if "keep" in cell else "factor"
     name = cell_path(
@@ -137,7 +137,9 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         downsample=int(cell.get("factor", 1)),
         model=replace(tier.model, arch=arch),
         method=MethodConfig(method=method, end=END.get(arch, 20)),
-        train=replace(tier.train, seed=seed, optimizer=optimizer, schedule=schedule),
+        train=replace(
+            tier.train, seed=seed, optimizer=optimizer, schedule=schedule, lr=lr or tier.train.lr
+        ),
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )
@@ -221,7 +223,7 @@ class Options:
     archs: str = field(default="relu,pe,siren", metadata={"help": "comma-separated archs"})
     methods: str = field(
         default="vanilla,fr,bn,iga",
-        metadata={"help": "comma-separated: " + ", ".join(METHODS)},
+        metadata={"help": "comma-separated: " + ", ".join(METHODS) + _options.AT_LR_HELP},
     )
     seeds: str = field(
         default="0", metadata={"help": "seeds, for every method (inpainting: each its own pixels)"}
@@ -282,7 +284,7 @@ def _check_sizes(
     from iga.tasks.image.data import parse_size
 
     w, h, patch = *parse_size(cfg.size or ""), cfg.patch
-    uses_iga = any(METHODS[m][0] == "iga" for m in methods)
+    uses_iga = any(_options.recipe(m)[0] == "iga" for m in methods)
     ends = {a: END.get(a, 20) for a in archs} if uses_iga else {}
     for k in values if axis == "factor" else [1]:
         what = f"--factors {k}" if k > 1 else f"--patch {patch}"
@@ -358,7 +360,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     from iga.models import ARCHS
 
     archs = _options.choices("--archs", opts.archs, ARCHS)
-    methods = _options.choices("--methods", opts.methods, tuple(METHODS))
+    methods = _options.recipes(opts.methods)
     _check_sizes(axis, values, cfg, archs, methods)
     seeds = _options.seeds(opts.seeds)
     files = _images(opts.images, Path(opts.data))

@@ -59,7 +59,7 @@ LABELS = {
 def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     """One fit of ``cell`` (shape, arch, method, seed) at the tier ``ctx.config``."""
     tier: SDFFitConfig = ctx.config
-    method, optimizer, schedule = METHODS[cell["method"]]
+    method, optimizer, schedule, lr = _options.recipe(cell["method"])
     name = cell_path(cell, ("shape", "arch", "method", "seed"), {"seed": "seed{}"})
     out = ctx.root / "runs" / name
     cfg = replace(
@@ -67,7 +67,13 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         path=str(ctx.options["shapes"][cell["shape"]]),
         model=replace(tier.model, arch=cell["arch"]),
         method=replace(tier.method, method=method, end=END.get(cell["arch"], 7)),
-        train=replace(tier.train, seed=cell["seed"], optimizer=optimizer, schedule=schedule),
+        train=replace(
+            tier.train,
+            seed=cell["seed"],
+            optimizer=optimizer,
+            schedule=schedule,
+            lr=lr or tier.train.lr,
+        ),
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )
@@ -130,7 +136,8 @@ class Options:
     )
     archs: str = field(default="relu,pe,siren", metadata={"help": "comma-separated archs"})
     methods: str = field(
-        default="vanilla,fr,bn,iga", metadata={"help": "comma-separated: " + ", ".join(METHODS)}
+        default="vanilla,fr,bn,iga",
+        metadata={"help": "comma-separated: " + ", ".join(METHODS) + _options.AT_LR_HELP},
     )
     seeds: str = field(default="0", metadata={"help": "seeds, for every method"})
     steps: int = field(default=0, metadata={"help": "override the tier's steps (0: tier's)"})
@@ -169,7 +176,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
             "seed": _options.seeds(opts.seeds),
             "shape": list(shapes),
             "arch": _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS)),
-            "method": _options.choices("--methods", opts.methods, tuple(METHODS)),
+            "method": _options.recipes(opts.methods),
         },
         "options": {"shapes": {k: str(v) for k, v in shapes.items()}},
         "report": "table",
