@@ -2,16 +2,19 @@
 """The held-out curves of ``iga bench ct``: the slice's PSNR (never trained on) against the
 training step, one panel per slice (rows) and number of angles (columns), one line per arch
 and method, with filtered back-projection as a flat line. Reads the runs' ``metrics.csv``
-and ``summary.json`` under the results folder and writes ``heldout_curves.png`` there:
+and ``summary.json`` under the results folder and writes ``heldout_curves.png`` there
+(``--methods``: which methods' folders to draw, ``muon@0.01`` included; ``--name``: the
+figure's file name):
 
     python probes/ct_curves.py results/ct/cpu
+    python probes/ct_curves.py results/ct/cpu --methods iga,muon,muon+iga --name rivals.png
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +23,26 @@ from matplotlib.figure import Figure
 from iga.io import save_figure
 
 COLOURS = {"relu": "tab:blue", "pe": "tab:orange", "siren": "tab:green"}
-STYLES = {"vanilla": ":", "iga": "-", "fr": "--", "bn": "-.", "muon": (0, (5, 1))}
+STYLES = {
+    "vanilla": ":",
+    "iga": "-",
+    "fr": "--",
+    "bn": "-.",
+    "muon": (0, (5, 1)),
+    "muon+iga": (0, (3, 1, 1, 1)),
+}
 
 
 def main() -> None:
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "results/ct/cpu")
-    runs = sorted((root / "runs").glob("*/a*/*/*/seed0/summary.json"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root", nargs="?", type=Path, default=Path("results/ct/cpu"))
+    ap.add_argument("--methods", default="vanilla,iga", help="comma-separated method folders")
+    ap.add_argument("--name", default="heldout_curves.png", help="the figure's file name")
+    ns = ap.parse_args()
+    root, methods = ns.root, [m for m in ns.methods.split(",") if m]
+    runs = sorted(
+        s for s in (root / "runs").glob("*/a*/*/*/seed0/summary.json") if s.parts[-3] in methods
+    )
     if not runs:
         raise SystemExit(f"no finished runs under {root / 'runs'}")
     panels: dict[tuple[str, str], list[Path]] = {}
@@ -52,7 +69,7 @@ def main() -> None:
                 [int(r["step"]) for r in rows],
                 [float(r["psnr"]) for r in rows],
                 color=COLOURS.get(arch, "black"),
-                linestyle=STYLES.get(method, "-"),
+                linestyle=STYLES.get(method, (0, (1, 2))),  # muon@0.01: finely dotted
                 label=f"{arch} {method}",
             )
         if fbp is not None:
@@ -63,7 +80,7 @@ def main() -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    out = save_figure(fig, root / "heldout_curves.png")
+    out = save_figure(fig, root / ns.name)
     print(f"wrote {out}")
 
 

@@ -37,6 +37,22 @@ METHODS = {
     "muon": ("Muon", "tab:blue", (0, (5, 1))),
     "muon+iga": ("Muon + IGA", "tab:orange", "-"),
 }
+
+
+def style(method: str) -> tuple[str, str, object]:
+    """(label, colour, line style) of a method folder; ``muon@0.01`` (a recipe at its own lr)
+    takes its recipe's colour, dotted, and names the lr."""
+    base, _, lr = method.partition("@")
+    label, colour, line = METHODS.get(base, (base, "black", "-"))
+    return (f"{label} (lr {lr})", colour, ":") if lr else (label, colour, line)
+
+
+def order(methods: set[str]) -> list[str]:
+    """The recipes in :data:`METHODS` order, each followed by its runs at their own lrs."""
+    rank = {m: i for i, m in enumerate(METHODS)}
+    return sorted(methods, key=lambda m: (rank.get(m.partition("@")[0], len(rank)), m))
+
+
 FIELDS = ["image", "value", "arch", "method", "seed", "step", "psnr_heldout", "picked_step"]
 
 
@@ -91,14 +107,13 @@ def draw(rows: list[dict[str, str]], out: Path, title: str) -> None:
     for i, arch in enumerate(archs):
         for j, value in enumerate(values):
             ax = grid[i, j]
-            for method, (label, colour, style) in METHODS.items():
-                by_step = curves.get((value, arch, method))
-                if not by_step:
-                    continue
+            for method in order({k[2] for k in curves if k[:2] == (value, arch)}):
+                by_step = curves[(value, arch, method)]
+                label, colour, line = style(method)
                 n = max(len(v) for v in by_step.values())
                 steps = sorted(s for s, v in by_step.items() if len(v) == n)
                 mean = [statistics.fmean(by_step[s]) for s in steps]
-                ax.plot(steps, mean, color=colour, linestyle=style, label=f"{label} ({n} img)")
+                ax.plot(steps, mean, color=colour, linestyle=line, label=f"{label} ({n} img)")
                 if picked[(value, arch, method)]:
                     at = statistics.median(picked[(value, arch, method)])
                     near = min(steps, key=lambda s, at=at: abs(s - at))
