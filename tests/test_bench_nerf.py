@@ -4,13 +4,14 @@ options."""
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 from _nerf_scene import write_scene
 
 from iga import harness
+from iga.io import to_jsonable
 from iga.models.nerf import NeRFConfig
 from iga.tasks.nerf import bench as bench_nerf
 from iga.tasks.nerf.task import RenderConfig
@@ -119,3 +120,34 @@ def test_tier_help_names_the_benchmarks_own_tiers(
     text = " ".join(capsys.readouterr().out.split())
     names = text.split("tier name (", 1)[1].split(")", 1)[0].split(", ")
     assert all(t in names for t in listed) and not any(t in names for t in absent)
+
+
+def test_the_muon_recipes_swap_the_optimiser_and_leave_the_paper_methods_keys(
+    scenes: Path, tmp_path: Path
+) -> None:
+    # ``muon``/``muon+iga`` are the rivals benchmark's recipe on NeRF: Muon at its own lr
+    # (lr None: the recipe's 0.1) with a cosine schedule; the paper's methods keep the tier's
+    # Adam 5e-4 and its decay, so their committed runs keep their keys.
+    s = _setup(scenes, methods="vanilla,muon,muon+iga", seeds="0")
+    ctx = harness.Context("nerf", s["tier"], s["tier_config"], tmp_path, s["options"])
+    specs = {
+        m: bench_nerf.make_run(ctx, {"scene": "toy", "method": m, "seed": 0})
+        for m in ("vanilla", "iga", "muon", "muon+iga")
+    }
+    train = {m: spec.config["fit"]["train"] for m, spec in specs.items()}
+    tier = s["tier_config"].train
+    assert train["vanilla"]["optimizer"] == tier.optimizer == "adam"
+    assert train["vanilla"]["lr"] == tier.lr and train["vanilla"]["schedule"] == tier.schedule
+    for m in ("muon", "muon+iga"):
+        assert (train[m]["optimizer"], train[m]["schedule"], train[m]["lr"]) == (
+            "muon",
+            "cosine",
+            None,
+        )
+    assert specs["muon+iga"].config["fit"]["method"]["method"] == "iga"
+    assert specs["muon"].config["fit"]["method"]["method"] == "vanilla"
+    assert train["iga"] == to_jsonable(asdict(replace(tier, seed=0)))  # as before the recipes
+    ro = harness.RunOptions(out=str(tmp_path / "res"), quiet=True)
+    rep = harness.execute(s, ro, log=lambda _: None)
+    table = (rep.out_dir / "table.md").read_text()
+    assert rep.finished == 3 and "NeRF (Muon)" in table and "NeRF+IGA (Muon)" in table

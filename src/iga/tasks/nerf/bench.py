@@ -4,7 +4,8 @@ Scenes × methods × seeds, one :func:`~iga.tasks.nerf.task.fit_nerf` run each, 
 :mod:`iga.harness`. Methods: ``vanilla`` (NeRF), ``fr`` and ``bn`` (the paper's baselines,
 both networks reparameterised; :mod:`iga.models.nerf`), ``iga`` (IGA on the fine network with the
 paper's representative-sample kernel), ``iga-authors`` (that kernel as the authors' code
-computes it) and ``iga-ray`` (the exact per-ray kernel of the rendered colour). The paper's
+computes it), ``iga-ray`` (the exact per-ray kernel of the rendered colour), and the rival
+recipe ``muon`` / ``muon+iga`` (Muon on the hidden matrices, :data:`RECIPES`). The paper's
 gain is 0.2–0.3 dB, so every method runs with several seeds (default 0, 1) and the tables
 give the spread over seeds. Tiers are
 :class:`~iga.tasks.nerf.task.NeRFFitConfig` instances, the only source of their defaults.
@@ -64,8 +65,14 @@ METHODS: dict[str, tuple[str, str]] = {
     "iga": ("iga", "sample"),
     "iga-ray": ("iga", "ray"),
     "iga-authors": ("iga", "sample-authors"),
+    "muon": ("vanilla", "sample"),
+    "muon+iga": ("iga", "sample"),
 }
 """Benchmark method -> (``--method``, ``--kernel``)."""
+RECIPES: dict[str, tuple[str, str]] = {"muon": ("muon", "cosine"), "muon+iga": ("muon", "cosine")}
+"""The rival recipes of ``iga bench rivals`` -> (``--optimizer``, ``--schedule``): Muon on the
+fields' hidden matrices (Adam 1e-3 on the rest) at Muon-INRs' lr 0.1, cosine schedule, in place
+of the tier's Adam 5e-4 with nerf-pytorch's decay. The other methods keep the tier's."""
 LABELS = {
     "method": {
         "vanilla": "NeRF",
@@ -74,6 +81,8 @@ LABELS = {
         "iga": "NeRF+IGA",
         "iga-ray": "NeRF+IGA (ray kernel)",
         "iga-authors": "NeRF+IGA (authors' kernel)",
+        "muon": "NeRF (Muon)",
+        "muon+iga": "NeRF+IGA (Muon)",
     }
 }
 METRICS = (
@@ -94,12 +103,21 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         scene=str(ctx.options["scenes"][cell["scene"]]),
         kernel=kernel,
         method=replace(tier.method, method=method),
-        train=replace(tier.train, seed=cell["seed"]),
+        train=_train(tier.train, cell["method"], cell["seed"]),
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )
     config = {"fit": to_jsonable(asdict(cfg)), "threads": ctx.options.get("threads")}
     return RunSpec(name, str(out), config, key=run_key(cfg))
+
+
+def _train(train: TrainConfig, method: str, seed: int) -> TrainConfig:
+    """The tier's training at ``seed``; a rival recipe swaps the optimiser and schedule, and
+    its lr is the recipe's (``lr=None``), not the tier's Adam lr."""
+    if method not in RECIPES:
+        return replace(train, seed=seed)  # the keys of the committed runs, unchanged
+    optimizer, schedule = RECIPES[method]
+    return replace(train, seed=seed, optimizer=optimizer, schedule=schedule, lr=None)
 
 
 def run_nerf(config: dict[str, Any]) -> dict[str, Any]:
@@ -257,7 +275,7 @@ class Options:
     )
     methods: str = field(
         default="vanilla,iga",
-        metadata={"help": "comma-separated: vanilla, fr, bn, iga, iga-ray, iga-authors"},
+        metadata={"help": "comma-separated: " + ", ".join(METHODS)},
     )
     seeds: str = field(default="0,1", metadata={"help": "seeds, for every method"})
     steps: int = field(default=0, metadata={"help": "override the tier's steps (0: tier's)"})
