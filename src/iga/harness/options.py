@@ -14,6 +14,7 @@ __all__ = [
     "METHOD_RECIPES",
     "choices",
     "recipe",
+    "recipe_train",
     "recipes",
     "seeds",
     "split",
@@ -89,6 +90,17 @@ def recipe(name: str) -> tuple[str, str, str, float | None]:
     base, _, lr = name.partition("@")
     method, optimizer, schedule = METHOD_RECIPES[base]
     return method, optimizer, schedule, float(lr) if lr else None
+
+
+def recipe_train(name: str, train: Any, seed: int) -> tuple[str, Any]:
+    """``(--method, training config)`` of a ``--methods`` value: the tier's ``train`` at
+    ``seed`` with the recipe's optimiser, schedule and lr (the tier's lr where ``name`` names
+    none, so the plain recipes keep the keys of their committed runs)."""
+    from dataclasses import replace
+
+    method, optimizer, schedule, lr = recipe(name)
+    lr = lr or train.lr
+    return method, replace(train, seed=seed, optimizer=optimizer, schedule=schedule, lr=lr)
 
 
 def recipes(text: str, flag: str = "--methods") -> list[str]:

@@ -63,7 +63,7 @@ LABELS = {
 def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     """One fit of ``cell`` (clip, arch, method, seed) at the tier ``ctx.config``."""
     tier: AudioFitConfig = ctx.config
-    method, optimizer, schedule, lr = _options.recipe(cell["method"])
+    method, train = _options.recipe_train(cell["method"], tier.train, cell["seed"])
     name = cell_path(cell, ("clip", "arch", "method", "seed"), {"seed": "seed{}"})
     out = ctx.root / "runs" / name
     cfg = replace(
@@ -71,13 +71,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         path=str(ctx.options["clips"][cell["clip"]]),
         model=replace(tier.model, arch=cell["arch"]),
         method=replace(tier.method, method=method),
-        train=replace(
-            tier.train,
-            seed=cell["seed"],
-            optimizer=optimizer,
-            schedule=schedule,
-            lr=lr or tier.train.lr,
-        ),
+        train=train,
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )

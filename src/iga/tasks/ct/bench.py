@@ -69,7 +69,7 @@ LABELS = {
 def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     """One fit of ``cell`` (slice, angles, arch, method, seed) at the tier ``ctx.config``."""
     tier: CTFitConfig = ctx.config
-    method, optimizer, schedule, lr = _options.recipe(cell["method"])
+    method, train = _options.recipe_train(cell["method"], tier.train, cell["seed"])
     name = cell_path(
         cell, ("slice", "angles", "arch", "method", "seed"), {"angles": "a{}", "seed": "seed{}"}
     )
@@ -80,13 +80,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         angles=int(cell["angles"]),
         model=replace(tier.model, arch=cell["arch"]),
         method=replace(tier.method, method=method),
-        train=replace(
-            tier.train,
-            seed=cell["seed"],
-            optimizer=optimizer,
-            schedule=schedule,
-            lr=lr or tier.train.lr,
-        ),
+        train=train,
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )

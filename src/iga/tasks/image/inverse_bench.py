@@ -118,7 +118,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     ``ctx.config``; the lr is the image task's default for the method and arch."""
     tier: ImageFitConfig = ctx.config
     arch, seed = cell["arch"], cell["seed"]
-    method, optimizer, schedule, lr = _options.recipe(cell["method"])
+    method, train = _options.recipe_train(cell["method"], tier.train, seed)
     path = Path(ctx.options["files"][cell["image"]])
     axis = "keep" if "keep" in cell else "factor"
     name = cell_path(
@@ -137,9 +137,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         downsample=int(cell.get("factor", 1)),
         model=replace(tier.model, arch=arch),
         method=MethodConfig(method=method, end=END.get(arch, 20)),
-        train=replace(
-            tier.train, seed=seed, optimizer=optimizer, schedule=schedule, lr=lr or tier.train.lr
-        ),
+        train=train,
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )

@@ -59,7 +59,7 @@ LABELS = {
 def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     """One fit of ``cell`` (shape, arch, method, seed) at the tier ``ctx.config``."""
     tier: SDFFitConfig = ctx.config
-    method, optimizer, schedule, lr = _options.recipe(cell["method"])
+    method, train = _options.recipe_train(cell["method"], tier.train, cell["seed"])
     name = cell_path(cell, ("shape", "arch", "method", "seed"), {"seed": "seed{}"})
     out = ctx.root / "runs" / name
     cfg = replace(
@@ -67,13 +67,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         path=str(ctx.options["shapes"][cell["shape"]]),
         model=replace(tier.model, arch=cell["arch"]),
         method=replace(tier.method, method=method, end=END.get(cell["arch"], 7)),
-        train=replace(
-            tier.train,
-            seed=cell["seed"],
-            optimizer=optimizer,
-            schedule=schedule,
-            lr=lr or tier.train.lr,
-        ),
+        train=train,
         out=str(out),
         overwrite=True,  # only unfinished runs are launched; they resume from a checkpoint
     )
