@@ -308,4 +308,7 @@ def test_a_bench_method_may_name_its_own_lr_and_the_plain_recipe_keeps_its_key(
     before = replace(tier, seed=0, optimizer="muon", schedule="cosine")
     assert plain.config["fit"]["train"] == to_jsonable(asdict(before))
     assert options.METHOD_LABELS.get("muon+iga@0.02") == "Muon + IGA (lr 0.02)"
+    assert options.recipes("muon@1e-2,iga") == ["muon@0.01", "iga"]  # one spelling per run
+    with pytest.raises(ValueError, match="lists muon@0.01 more than once"):
+        options.recipes("muon@0.010,muon@1e-2")
     assert options.METHOD_LABELS.get("muon") == "Muon"

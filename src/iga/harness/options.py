@@ -105,7 +105,9 @@ def recipe_train(name: str, train: Any, seed: int) -> tuple[str, Any]:
 
 def recipes(text: str, flag: str = "--methods") -> list[str]:
     """The comma-separated ``--methods`` of a benchmark declared on :data:`METHOD_RECIPES`:
-    each a recipe, optionally ``@LR`` (a positive number), at least one, each once."""
+    each a recipe, optionally ``@LR`` (a positive number, written back as ``{:g}`` so that
+    ``muon@1e-2`` and ``muon@0.010`` name the same run, ``muon@0.01``), at least one, each
+    once."""
     import math
 
     values = split(text)
@@ -122,6 +124,9 @@ def recipes(text: str, flag: str = "--methods") -> list[str]:
             ok = False
         if not ok:
             raise ValueError(f"{flag}: {v!r} needs a positive lr after '@', e.g. {base}@0.01")
+    values = [
+        f"{v.partition('@')[0]}@{float(v.partition('@')[2]):g}" if "@" in v else v for v in values
+    ]
     _once(flag, values)
     return values
 
