@@ -71,15 +71,12 @@ def _add_benchmarks(sub: Any, modules: list[str]) -> None:
 
 def _tier_help(mod: Any) -> dict[str, dict[str, str]] | None:
     """``--tier``'s help naming the module's own tiers (its ``TIERS``), where it declares them."""
-    import dataclasses
-
-    from iga.harness import RunOptions
+    from iga.harness.entry import TIER_HELP
 
     tiers = getattr(mod, "TIERS", None)
     if not isinstance(tiers, dict) or not tiers:
         return None
-    generic = next(f for f in dataclasses.fields(RunOptions) if f.name == "tier").metadata["help"]
-    return {"tier": {"help": f"tier name ({', '.join(tiers)})" + generic[generic.index(")") + 1 :]}}
+    return {"tier": {"help": TIER_HELP.format(tiers=", ".join(tiers))}}
 
 
 def _add_fit(sub: Any, specs: list[Any]) -> None:

@@ -13,6 +13,13 @@ from iga.harness.planning import plan
 from iga.harness.report import Report, aggregate
 from iga.harness.running import run
 
+TIER_HELP = (
+    "tier name ({tiers}); bench image and rivals also take a JSON tier file, experiment "
+    "function1d-* a plan file (--print-plan)"
+)
+"""``--tier``'s help; ``{tiers}``: the tier names (a benchmark's own ``TIERS`` where it has
+them, see ``iga.cli.app``)."""
+
 
 @dataclass
 class RunOptions:
@@ -20,10 +27,7 @@ class RunOptions:
 
     tier: str = field(
         default="cpu",
-        metadata={
-            "help": "tier name (cpu, paper); bench image and rivals also take a JSON tier "
-            "file, experiment function1d-* a plan file (--print-plan)"
-        },
+        metadata={"help": TIER_HELP.format(tiers="cpu, paper")},
     )
     out: str = field(default="", metadata={"help": "results folder (default: the benchmark's)"})
     report: str = field(

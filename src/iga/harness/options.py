@@ -110,23 +110,21 @@ def recipes(text: str, flag: str = "--methods") -> list[str]:
     once."""
     import math
 
-    values = split(text)
-    if not values or any(v.partition("@")[0] not in METHOD_RECIPES for v in values):
-        raise ValueError(
-            f"{flag} must list some of {', '.join(METHOD_RECIPES)} (each may take its own lr, "
-            f"e.g. muon@0.01); got {text!r}"
-        )
-    for v in values:
+    values = []
+    for v in split(text) or [""]:
         base, at, lr = v.partition("@")
+        if base not in METHOD_RECIPES:
+            raise ValueError(
+                f"{flag} must list some of {', '.join(METHOD_RECIPES)} (each may take its own "
+                f"lr, e.g. muon@0.01); got {text!r}"
+            )
         try:
-            ok = not at or (float(lr) > 0 and math.isfinite(float(lr)))
+            rate = float(lr) if at else 1.0
         except ValueError:
-            ok = False
-        if not ok:
+            rate = math.nan
+        if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"{flag}: {v!r} needs a positive lr after '@', e.g. {base}@0.01")
-    values = [
-        f"{v.partition('@')[0]}@{float(v.partition('@')[2]):g}" if "@" in v else v for v in values
-    ]
+        values.append(f"{base}@{rate:g}" if at else base)
     _once(flag, values)
     return values
 

@@ -69,7 +69,9 @@ METHODS: dict[str, tuple[str, str]] = {
     "muon+iga": ("iga", "sample"),
 }
 """Benchmark method -> (``--method``, ``--kernel``)."""
-RECIPES: dict[str, tuple[str, str]] = {"muon": ("muon", "cosine"), "muon+iga": ("muon", "cosine")}
+RECIPES: dict[str, tuple[str, str]] = {
+    m: _options.METHOD_RECIPES[m][1:] for m in ("muon", "muon+iga")
+}
 """The rival recipes of ``iga bench rivals`` -> (``--optimizer``, ``--schedule``): Muon on the
 fields' hidden matrices (Adam 1e-3 on the rest) at Muon-INRs' lr 0.1, cosine schedule, in place
 of the tier's Adam 5e-4 with nerf-pytorch's decay. The other methods keep the tier's."""
