@@ -281,6 +281,33 @@ def test_bench_ct_sets_projections_aside_in_a_tier_of_its_own(tmp_path: Path) ->
         bench_ct.setup("ct", replace(opts, val_angles=20), harness.RunOptions())
 
 
+def test_bench_ct_end_sweeps_in_a_tier_of_its_own(tmp_path: Path) -> None:
+    """``--end K`` balances K eigenvalues in a tier tagged ``_endK`` (its own runs and table,
+    the key changed); the tier's own end, or 0, leaves the tier and its keys alone."""
+    from iga import harness
+    from iga.tasks.ct import bench as bench_ct
+
+    ro = harness.RunOptions()
+    plain = bench_ct.setup("ct", bench_ct.Options(slices="phantom"), ro)
+    s = bench_ct.setup("ct", bench_ct.Options(slices="phantom", end=5), ro)
+    assert s["tier"] == "cpu_end5" and s["tier_config"].method.end == 5
+    assert "end 5" in bench_ct._describe(s["tier_config"])
+    same = bench_ct.setup("ct", bench_ct.Options(slices="phantom", end=20), ro)
+    assert same["tier"] == plain["tier"] == "cpu" and same["tier_config"] == plain["tier_config"]
+    cell = {"slice": "phantom", "angles": 20, "arch": "siren", "method": "iga", "seed": 0}
+    specs = [
+        bench_ct.make_run(
+            harness.Context("ct", x["tier"], x["tier_config"], tmp_path, x["options"]), cell
+        )
+        for x in (plain, s)
+    ]
+    assert specs[1].config["fit"]["method"]["end"] == 5
+    assert specs[0].key != specs[1].key
+    for bad in (-1, 256):
+        with pytest.raises(ValueError, match=f"--end must be in \\[0, 256\\).*got {bad}"):
+            bench_ct.setup("ct", bench_ct.Options(slices="phantom", end=bad), ro)
+
+
 def test_a_bench_method_may_name_its_own_lr_and_the_plain_recipe_keeps_its_key(
     tmp_path: Path,
 ) -> None:

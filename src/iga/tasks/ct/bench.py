@@ -154,6 +154,13 @@ class Options:
             "(iga fit ct --val-angles; tier tagged _valK)"
         },
     )
+    end: int = field(
+        default=0,
+        metadata={
+            "help": "IGA: balance this many top eNTK eigenvalues instead of the tier's end "
+            "(0: tier's; tier tagged _endK), e.g. to trade fitting speed for overfitting"
+        },
+    )
 
 
 def _slices(text: str, data: Path) -> dict[str, str]:
@@ -202,6 +209,14 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
         )
     if opts.val_angles:
         tier, cfg = f"{tier}_val{opts.val_angles}", replace(cfg, val_angles=opts.val_angles)
+    if opts.end < 0 or opts.end >= cfg.batch_groups:
+        raise ValueError(
+            f"--end must be in [0, {cfg.batch_groups}) at tier {ro.tier} (it balances that many "
+            f"of the {cfg.batch_groups} bundles' eigenvalues; 0: the tier's "
+            f"{cfg.method.end}); got {opts.end}"
+        )
+    if opts.end and opts.end != cfg.method.end:
+        tier, cfg = f"{tier}_end{opts.end}", replace(cfg, method=replace(cfg.method, end=opts.end))
     from iga.models import ARCH_OPTIONS
 
     archs = _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS))
