@@ -245,6 +245,8 @@ def test_the_inverse_benchmarks_run_resume_and_tabulate(
         ("superres", ("--keeps", "0.2"), "--keeps is an option of `iga bench inpainting`"),
         ("superres", ("--val-fraction", "0.1"), "--val-fraction is an option of `iga bench inp"),
         ("inpainting", ("--val-fraction", "1.5"), "--val-fraction must be in [0, 1); got 1.5"),
+        ("superres", ("--end", "-1"), "--end must be >= 1 (0: the paper's per arch); got -1"),
+        ("inpainting", ("--end", "24"), "no more than IGA's end 24 for pe; choose a smaller --pa"),
         (
             "superres",
             ("--methods", "muon@-1"),
@@ -286,3 +288,18 @@ def test_a_recipe_at_its_own_lr_runs_beside_the_recipe(tiny_png: Path, tmp_path:
     assert first["muon"] != first["muon@0.02"]
     table = (tier / "table" / "table.md").read_text()
     assert "| Muon | Muon (lr 0.02) |" in table
+
+
+def test_an_end_sweep_runs_in_a_tier_of_its_own(tiny_png: Path, tmp_path: Path) -> None:
+    """``--end 3`` balances 3 eigenvalues for every arch, in a tier tagged ``_end3`` whose runs
+    differ from the paper's end (20 for PE) from their first step."""
+    from iga.cli import main
+
+    args = _bench(tiny_png, tmp_path / "res", "inpainting", "--keeps", "0.3", "--methods", "iga")
+    assert main(args) == 0 and main([*args, "--end", "3"]) == 0
+    tiers = {t: tmp_path / "res" / f"cpu_steps4_size24x16_patch4{t}" for t in ("", "_end3")}
+    run = {t: d / "runs" / "tiny" / "keep0.3" / "pe" / "iga" / "seed0" for t, d in tiers.items()}
+    ends = {t: json.loads((r / "config.json").read_text())["method"]["end"] for t, r in run.items()}
+    assert ends == {"": 20, "_end3": 3}
+    rows = {t: (r / "metrics.csv").read_text().splitlines()[2] for t, r in run.items()}
+    assert rows[""] != rows["_end3"]
