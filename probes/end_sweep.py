@@ -10,8 +10,8 @@ each ``--end K`` tier's report (``iga bench ct|inpainting ... --end K`` runs in 
     python probes/end_sweep.py results/ct/cpu/table_a20 results/ct/cpu_end{2,5,10}/table \\
         --rows arch,angles --over slice --scores psnr,psnr_oracle --out results/ct/end_sweep.md
     python probes/end_sweep.py results/inpainting/cpu/table \\
-        results/inpainting/cpu_end{5,10}/table --rows arch,keep --over image --scores psnr_heldout,heldout_best \\
-        --out results/inpainting/end_sweep.md
+        results/inpainting/cpu_end{1,2,5,10}/table --rows arch,keep --over image \\
+        --scores psnr_heldout,heldout_best --out results/inpainting/end_sweep.md
 
 Each swept tier's ``end`` is read from its folder name (``cpu_end5`` -> 5), the tier's own
 from its IGA runs' ``config.json``. Only seed 0 is read; a cell missing a run is left empty.
