@@ -5,7 +5,8 @@ vanilla, IGA at the tier's ``end`` and IGA at each swept ``end``.
 Reads ``runs.csv`` of the tier's own report (vanilla and IGA at the tier's ``end``) and of
 each ``--end K`` tier's report (``iga bench ct|inpainting ... --end K`` runs in the tier
 ``<tier>_endK``), keeps the rows of the selected arch(s), averages each score over
-``--over`` (slices or images) and writes ``OUT`` (markdown):
+``--over`` (slices or images; ``--split``: a row per slice or image) and writes ``OUT``
+(markdown):
 
     python probes/end_sweep.py results/ct/cpu/table_a20 results/ct/cpu_end{2,5,10}/table \\
         --rows arch,angles --over slice --scores psnr,psnr_oracle --out results/ct/end_sweep.md
@@ -54,9 +55,10 @@ def main() -> None:
     ap.add_argument("--rows", default="arch,angles", help="columns that form a row")
     ap.add_argument("--over", default="slice", help="column averaged over")
     ap.add_argument("--scores", default="psnr,psnr_oracle", help="scores, one table each")
+    ap.add_argument("--split", action="store_true", help="a row per --over value, no mean")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
-    keys, scores = a.rows.split(","), a.scores.split(",")
+    keys, scores = a.rows.split(",") + ([a.over] if a.split else []), a.scores.split(",")
     # column label -> rows of runs.csv (seed 0)
     base = [r for r in read_csv(a.base / "runs.csv") if r["seed"] == "0"]
     arches = {r["arch"] for r in read_csv(a.sweep[0] / "runs.csv")}
@@ -69,9 +71,11 @@ def main() -> None:
         rows = [r for r in read_csv(report / "runs.csv") if r["seed"] == "0"]
         columns[f"IGA, end {_end_of_tier(report)}"] = [r for r in rows if r["method"] == "iga"]
     lines = [
-        f"IGA's `end` against overfitting: seed 0, mean over {a.over} of the scores below "
-        f"(`python probes/end_sweep.py {a.base} {' '.join(map(str, a.sweep))} --rows {a.rows} "
-        f"--over {a.over} --scores {a.scores} --out {a.out}`).",
+        "IGA's `end` against overfitting: seed 0, "
+        + (f"per {a.over}" if a.split else f"mean over {a.over}")
+        + f" (`python probes/end_sweep.py {a.base} {' '.join(map(str, a.sweep))} --rows "
+        f"{a.rows} --over {a.over}{' --split' if a.split else ''} --scores {a.scores} "
+        f"--out {a.out}`).",
     ]
     for score in scores:
         table: dict[tuple[str, ...], dict[str, list[float]]] = defaultdict(
