@@ -59,17 +59,25 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     keys, scores = a.rows.split(",") + ([a.over] if a.split else []), a.scores.split(",")
-    # column label -> rows of runs.csv (seed 0)
-    base = [r for r in read_csv(a.base / "runs.csv") if r["seed"] == "0"]
-    arches = {r["arch"] for r in read_csv(a.sweep[0] / "runs.csv")}
-    base = [r for r in base if r["arch"] in arches]
+    # each swept tier's IGA runs (seed 0), by end; the base tier's runs of the same archs
+    swept = {
+        _end_of_tier(report): [
+            r for r in read_csv(report / "runs.csv") if r["seed"] == "0" and r["method"] == "iga"
+        ]
+        for report in sorted(a.sweep, key=_end_of_tier)
+    }
+    arches = {r["arch"] for rows in swept.values() for r in rows}
+    base = [r for r in read_csv(a.base / "runs.csv") if r["seed"] == "0" and r["arch"] in arches]
+    # column label -> rows of runs.csv
     columns: dict[str, list[dict[str, str]]] = {
         "vanilla": [r for r in base if r["method"] == "vanilla"],
         f"IGA, end {_base_end(a.base, base)}": [r for r in base if r["method"] == "iga"],
+        **{f"IGA, end {end}": rows for end, rows in swept.items()},
     }
-    for report in sorted(a.sweep, key=_end_of_tier):
-        rows = [r for r in read_csv(report / "runs.csv") if r["seed"] == "0"]
-        columns[f"IGA, end {_end_of_tier(report)}"] = [r for r in rows if r["method"] == "iga"]
+    # how many --over values each row has in the base tier (a mean over fewer is left empty)
+    n_over: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for r in base:
+        n_over[tuple(r[k] for k in keys)].add(r[a.over])
     lines = [
         "IGA's `end` against overfitting: seed 0, "
         + (f"per {a.over}" if a.split else f"mean over {a.over}")
@@ -85,9 +93,6 @@ def main() -> None:
             for r in rows:
                 if r.get(score):
                     table[tuple(r[k] for k in keys)][label].append(float(r[score]))
-        n_over = {tuple(r[k] for k in keys): set() for r in base}
-        for r in base:
-            n_over[tuple(r[k] for k in keys)].add(r[a.over])
         lines += [
             "",
             f"### {score}",
