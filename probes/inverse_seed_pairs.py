@@ -1,18 +1,22 @@
 #!/usr/bin/env python
 """Paired seed comparisons of IGA against vanilla on the inverse problems (issue 26): in how
-many (image, seed) pairs IGA is ahead, and by how much, per arch and keep ratio or factor.
+many (image, seed) pairs IGA is ahead, and by how much, per arch and keep ratio, factor or
+number of projections.
 
 Reads ``REPORT/runs.csv`` of ``iga bench inpainting|superres --images 1-3 --methods
-vanilla,iga --seeds 0,1,2 --report seeds --aggregate-only`` and writes
+vanilla,iga --seeds 0,1,2 --report seeds --aggregate-only`` (or ``iga bench ct --angles 20
+--methods vanilla,iga --seeds 0,1,2 --report seeds_a20 --aggregate-only``) and writes
 ``REPORT/seed_pairs.md``:
 
     python probes/inverse_seed_pairs.py results/inpainting/cpu/seeds
     python probes/inverse_seed_pairs.py results/superres/cpu/seeds
+    python probes/inverse_seed_pairs.py results/ct/cpu/seeds_a20
 
-A pair is one image and one seed: the same initial weights for both methods (and, for
-inpainting, the same kept pixels), so the paired difference removes what the seed changes
-for both. Two scores: the weights a user can pick (best training PSNR) and the best along
-training (an early stop that knows the truth).
+A pair is one image (or CT slice) and one seed: the same initial weights for both methods
+(and, for inpainting, the same kept pixels; for CT, the same validation rays), so the paired
+difference removes what the seed changes for both. Two scores: the weights a user can pick
+(best training PSNR, or best sinogram fit for CT) and the best along training (an early stop
+that knows the truth).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from iga.tasks.image.inverse_bench import ARCH_LABELS
 SCORES = {
     "keep": (("psnr_heldout", "held-out PSNR, picked weights"), ("heldout_best", "best along")),
     "factor": (("psnr_full", "full-size PSNR, picked weights"), ("heldout_best", "best along")),
+    "angles": (("psnr", "slice PSNR, picked weights"), ("psnr_oracle", "best along")),
 }
+TITLES = {"keep": "keep", "factor": "factor", "angles": "projections"}
 
 
 def main() -> None:
@@ -36,18 +42,20 @@ def main() -> None:
     ap.add_argument("report", type=Path)
     report = ap.parse_args().report
     rows = read_csv(report / "runs.csv")
-    axis = "keep" if rows and rows[0].get("keep") else "factor"
+    first = rows[0] if rows else {}
+    axis = next((a for a in ("keep", "angles") if first.get(a)), "factor")
+    where = "slice" if axis == "angles" else "image"
     score: dict[tuple[str, str, str], dict[tuple[str, int], float]] = defaultdict(dict)
     for r in rows:
         for key, _ in SCORES[axis]:
             if r[key]:
                 cell = (r["arch"], r[axis], r["method"], key)
-                score[cell][(r["image"], int(r["seed"]))] = float(r[key])
-    images = sorted({r["image"] for r in rows})
+                score[cell][(r[where], int(r["seed"]))] = float(r[key])
+    images = sorted({r[where] for r in rows})
     seeds = sorted({int(r["seed"]) for r in rows})
-    title = "keep" if axis == "keep" else "factor"
+    title = TITLES[axis]
     out = [
-        f"IGA against vanilla (Adam), paired by image and seed: {', '.join(images)} × seeds "
+        f"IGA against vanilla (Adam), paired by {where} and seed: {', '.join(images)} × seeds "
         f"{', '.join(map(str, seeds))} (`{report}/runs.csv`; "
         f"`python probes/inverse_seed_pairs.py {report}`).\n",
         f"| arch | {title} | score | IGA ahead | mean paired difference (dB) | range (dB) |",
@@ -63,7 +71,7 @@ def main() -> None:
                 if not pairs:
                     continue
                 diff = [b[p] - a[p] for p in pairs]
-                shown = f"{100 * float(v):g} %" if axis == "keep" else f"×{v}"
+                shown = {"keep": f"{100 * float(v):g} %", "factor": f"×{v}"}.get(axis, v)
                 out.append(
                     f"| {name} | {shown} | {label} | {sum(d > 0 for d in diff)} of {len(diff)} "
                     f"| {st.mean(diff):+.2f} | {min(diff):+.2f} to {max(diff):+.2f} |"
