@@ -303,3 +303,36 @@ def test_an_end_sweep_runs_in_a_tier_of_its_own(tiny_png: Path, tmp_path: Path) 
     assert ends == {"": 20, "_end3": 3}
     rows = {t: (r / "metrics.csv").read_text().splitlines()[2] for t, r in run.items()}
     assert rows[""] != rows["_end3"]
+
+
+def test_esgd_recipes_run_at_a_constant_lr_alone_and_with_iga(
+    tiny_png: Path, tmp_path: Path
+) -> None:
+    """``--methods esgd,esgd+iga@1``: ESGD at its recipe's lr for the arch (0.1 for PE) and a
+    constant lr (the authors' image runs), and ESGD fed IGA's gradient at lr 1; the other
+    recipes keep the tier's decay, so their committed runs keep their keys."""
+    from iga.cli import main
+    from iga.harness import options
+    from iga.train import TrainConfig
+
+    args = _bench(tiny_png, tmp_path / "res", "superres", "--factors", "2")
+    assert main([*args, "--methods", "esgd,esgd+iga@1"]) == 0
+    tier = tmp_path / "res" / "cpu_steps4_size24x16_patch4"
+    runs = tier / "runs" / "tiny" / "x2" / "pe"
+    cfg = {
+        m: json.loads((runs / m / "seed0" / "config.json").read_text())
+        for m in ("esgd", "esgd+iga@1")
+    }
+    assert {m: (c["method"]["method"], c["train"]["optimizer"]) for m, c in cfg.items()} == {
+        "esgd": ("vanilla", "esgd"),
+        "esgd+iga@1": ("iga", "esgd"),
+    }
+    assert [c["train"]["decay"] for c in cfg.values()] == [1.0, 1.0]
+    for m, lr in (("esgd", 0.1), ("esgd+iga@1", 1.0)):
+        rows = (runs / m / "seed0" / "metrics.csv").read_text().splitlines()
+        col = rows[0].split(",").index("lr")
+        assert {float(r.split(",")[col]) for r in rows[1:]} == {lr}  # constant, at the recipe's
+    assert "| ESGD | ESGD + IGA (lr 1) |" in (tier / "table" / "table.md").read_text()
+    train = TrainConfig(steps=10, decay=0.1)
+    assert options.recipe_train("muon", train, 0)[1].decay == 0.1
+    assert options.recipe_train("esgd@0.2", train, 0)[1].lr == 0.2

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "AT_LR_HELP",
     "METHOD_LABELS",
     "METHOD_RECIPES",
+    "Recipe",
     "choices",
     "recipe",
     "recipe_train",
@@ -22,18 +23,33 @@ __all__ = [
     "tier_with_steps",
 ]
 
-METHOD_RECIPES: dict[str, tuple[str, str, str]] = {
-    "vanilla": ("vanilla", "adam", "step"),
-    "fr": ("fr", "adam", "step"),
-    "bn": ("bn", "adam", "step"),
-    "iga": ("iga", "adam", "step"),
-    "muon": ("vanilla", "muon", "cosine"),
-    "muon+iga": ("iga", "muon", "cosine"),
+
+class Recipe(NamedTuple):
+    """A benchmark's ``--methods`` value: the ``--method``, ``--optimizer`` and ``--schedule``
+    it trains with, and its own ``--decay`` where it sets one (None: the tier's)."""
+
+    method: str
+    optimizer: str
+    schedule: str
+    decay: float | None = None
+
+
+METHOD_RECIPES: dict[str, Recipe] = {
+    "vanilla": Recipe("vanilla", "adam", "step"),
+    "fr": Recipe("fr", "adam", "step"),
+    "bn": Recipe("bn", "adam", "step"),
+    "iga": Recipe("iga", "adam", "step"),
+    "muon": Recipe("vanilla", "muon", "cosine"),
+    "muon+iga": Recipe("iga", "muon", "cosine"),
+    "esgd": Recipe("vanilla", "esgd", "step", decay=1.0),
+    "esgd+iga": Recipe("iga", "esgd", "step", decay=1.0),
 }
-"""A benchmark's ``--methods`` value -> (``--method``, ``--optimizer``, ``--schedule``): the
-paper's methods with Adam and its step decay, and Muon on the hidden matrices with a cosine
-schedule, alone and with IGA (the recipe of ``iga bench rivals``), shared by the audio, SDF,
-CT, inpainting and super-resolution benchmarks. A value may add ``@LR`` (:func:`recipe`)."""
+"""A benchmark's ``--methods`` value -> its :class:`Recipe`: the paper's methods with Adam and
+its step decay; Muon on the hidden matrices with a cosine schedule, and ESGD at a constant lr
+(the authors' image runs), each alone and with IGA (the recipes of ``iga bench rivals``),
+shared by the audio, SDF, CT, inpainting and super-resolution benchmarks. A value may add
+``@LR`` (:func:`recipe`). ESGD + IGA wants a higher lr than ESGD (``iga bench rivals`` chose
+0.3–1 on images): give it one, e.g. ``esgd+iga@1``."""
 
 
 AT_LR_HELP = "; each may take its own lr, e.g. muon@0.01 (else the task's lr for the recipe)"
@@ -58,6 +74,8 @@ METHOD_LABELS = _RecipeLabels(
         "iga": "+IGA",
         "muon": "Muon",
         "muon+iga": "Muon + IGA",
+        "esgd": "ESGD",
+        "esgd+iga": "ESGD + IGA",
     }
 )
 """The table labels of :data:`METHOD_RECIPES` (``muon@0.01``: ``Muon (lr 0.01)``)."""
@@ -88,19 +106,26 @@ def recipe(name: str) -> tuple[str, str, str, float | None]:
     :data:`METHOD_RECIPES`, optionally with ``@LR`` to run it at that lr instead of the task's
     default for the recipe and arch (``muon@0.01``); the lr is None without it."""
     base, _, lr = name.partition("@")
-    method, optimizer, schedule = METHOD_RECIPES[base]
-    return method, optimizer, schedule, float(lr) if lr else None
+    r = METHOD_RECIPES[base]
+    return r.method, r.optimizer, r.schedule, float(lr) if lr else None
 
 
 def recipe_train(name: str, train: Any, seed: int) -> tuple[str, Any]:
     """``(--method, training config)`` of a ``--methods`` value: the tier's ``train`` at
-    ``seed`` with the recipe's optimiser, schedule and lr (the tier's lr where ``name`` names
-    none, so the plain recipes keep the keys of their committed runs)."""
+    ``seed`` with the recipe's optimiser, schedule, decay and lr (the tier's lr and decay where
+    the recipe names none, so the plain recipes keep the keys of their committed runs)."""
     from dataclasses import replace
 
     method, optimizer, schedule, lr = recipe(name)
-    lr = lr or train.lr
-    return method, replace(train, seed=seed, optimizer=optimizer, schedule=schedule, lr=lr)
+    decay = METHOD_RECIPES[name.partition("@")[0]].decay
+    return method, replace(
+        train,
+        seed=seed,
+        optimizer=optimizer,
+        schedule=schedule,
+        lr=lr or train.lr,
+        decay=train.decay if decay is None else decay,
+    )
 
 
 def recipes(text: str, flag: str = "--methods") -> list[str]:

@@ -1,13 +1,14 @@
 """``iga bench audio``: SIREN's two clips × archs × methods (vanilla, FR, BN, IGA and the
 rival optimisers), declared on :mod:`iga.harness`.
 
-The cpu tier fits one second of each clip (from 1.0 s: the Bach excerpt is silent before
-0.7 s) at 44.1 kHz, 44,100 samples, full batch, with a 4-layer width-128 MLP for 1000 steps;
-IGA's groups are windows of 128 samples (345 groups), ``end`` 20. Each run takes about 4 min
-on one core here (`docs/audio.md`). The paper tier is the whole clip at SIREN's width 256.
-Tiers are :class:`~iga.tasks.audio.task.AudioFitConfig` instances, the only source of their
-defaults; a method is ``--method`` (vanilla, fr, bn, iga) or a rival recipe (``muon``,
-``muon+iga``: Muon on the hidden matrices, cosine schedule, as in ``iga bench rivals``).
+The cpu tier fits one second of each clip (from 1.0 s: the Bach excerpt is silent before 0.7 s)
+at 44.1 kHz, 44,100 samples, full batch, with a 4-layer width-128 MLP for 1000 steps; IGA's
+groups are windows of 128 samples (345 groups), ``end`` 20. Each run takes about 4 min on one
+core here (`docs/audio.md`). The paper tier is the whole clip at SIREN's width 256. Tiers are
+:class:`~iga.tasks.audio.task.AudioFitConfig` instances, the only source of their defaults; a
+method is ``--method`` (vanilla, fr, bn, iga) or a rival recipe (``muon``, ``muon+iga``: Muon
+on the hidden matrices, cosine schedule; ``esgd``, ``esgd+iga``: ESGD at a constant lr; as in
+``iga bench rivals``, :data:`iga.harness.options.METHOD_RECIPES`).
 """
 
 from __future__ import annotations

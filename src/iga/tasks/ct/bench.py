@@ -1,13 +1,14 @@
 """``iga bench ct``: sparse-view CT, slices × numbers of angles × archs × methods (vanilla,
 FR, BN, IGA and the rival optimisers), declared on :mod:`iga.harness`.
 
-The cpu tier reconstructs 64×64 slices (WIRE's chest CT slice, centre-cropped; the
-Shepp–Logan phantom) from 20, 50 or 100 noiseless parallel-beam projections, with a 4-layer
-width-64 MLP for ``steps`` steps of 256 bundles of 4 neighbouring rays (1024 rays a step);
-``end`` 20. Tiers are :class:`~iga.tasks.ct.task.CTFitConfig` instances, the only source of
-their defaults; a method is ``--method`` (vanilla, fr, bn, iga) or a rival recipe (``muon``,
-``muon+iga``: Muon on the hidden matrices, cosine schedule, as in ``iga bench rivals``).
-Every run also scores filtered back-projection of the same sinogram (the FBP column).
+The cpu tier reconstructs 64×64 slices (WIRE's chest CT slice, centre-cropped; the Shepp–Logan
+phantom) from 20, 50 or 100 noiseless parallel-beam projections, with a 4-layer width-64 MLP
+for ``steps`` steps of 256 bundles of 4 neighbouring rays (1024 rays a step); ``end`` 20. Tiers
+are :class:`~iga.tasks.ct.task.CTFitConfig` instances, the only source of their defaults; a
+method is ``--method`` (vanilla, fr, bn, iga) or a rival recipe (``muon``, ``muon+iga``: Muon
+on the hidden matrices, cosine schedule; ``esgd``, ``esgd+iga``: ESGD at a constant lr; as in
+``iga bench rivals``, :data:`iga.harness.options.METHOD_RECIPES`). Every run also scores
+filtered back-projection of the same sinogram (the FBP column).
 """
 
 from __future__ import annotations

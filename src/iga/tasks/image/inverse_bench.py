@@ -10,17 +10,18 @@ PSNR, the only choice a user without ground truth can make; ``heldout_best`` (th
 score at its best along training, logged every ``heldout_every`` steps) is an early stop that
 knows the truth, the most a perfect stopping rule could gain.
 
-The cpu tier is ``iga bench image``'s: Kodak reduced to 192×128 (128×192 for portrait
-images), a 4-layer width-64 MLP, 8×8 patches, 2000 steps with the paper's step schedule, and
-the held-out PSNR every 50 steps; the paper tier is the paper's 768×512, width 256, 32×32
-patches, 10,000 steps. A patch is in full-resolution pixels: at factor ``k`` IGA's groups are
+The cpu tier is ``iga bench image``'s: Kodak reduced to 192×128 (128×192 for portrait images),
+a 4-layer width-64 MLP, 8×8 patches, 2000 steps with the paper's step schedule, and the
+held-out PSNR every 50 steps; the paper tier is the paper's 768×512, width 256, 32×32 patches,
+10,000 steps. A patch is in full-resolution pixels: at factor ``k`` IGA's groups are
 ``patch/k``-wide patches of the reduced image (:func:`run_patch`), so they cover the same part
 of the image and number the same (384) at every factor. Tiers are
 :class:`~iga.tasks.image.task.ImageFitConfig` instances, the only source of their defaults;
-learning rates are the image task's own per method and arch (the paper's for Adam, the
-recipe's for Muon); IGA's ``end`` is the paper's per arch (``iga bench image``). A method is
+learning rates are the image task's own per method and arch (the paper's for Adam, the recipe's
+for Muon); IGA's ``end`` is the paper's per arch (``iga bench image``). A method is
 ``--method`` (vanilla, fr, bn, iga) or a rival recipe (``muon``, ``muon+iga``: Muon on the
-hidden matrices, cosine schedule, as in ``iga bench rivals``).
+hidden matrices, cosine schedule; ``esgd``, ``esgd+iga``: ESGD at a constant lr; as in ``iga
+bench rivals``, :data:`iga.harness.options.METHOD_RECIPES`).
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ METHODS: dict[str, tuple[str, str]] = {
 }
 """Benchmark method -> (``--method``, ``--kernel``)."""
 RECIPES: dict[str, tuple[str, str]] = {
-    m: _options.METHOD_RECIPES[m][1:] for m in ("muon", "muon+iga")
+    m: (_options.METHOD_RECIPES[m].optimizer, _options.METHOD_RECIPES[m].schedule)
+    for m in ("muon", "muon+iga")
 }
 """The rival recipes of ``iga bench rivals`` -> (``--optimizer``, ``--schedule``): Muon on the
 fields' hidden matrices (Adam 1e-3 on the rest) at Muon-INRs' lr 0.1, cosine schedule, in place

@@ -1,12 +1,13 @@
 """``iga bench sdf``: the three bundled meshes × archs × methods, signed distance regression,
 declared on :mod:`iga.harness`.
 
-The cpu tier: 100k samples (70 % near the surface), Morton blocks of 64 samples as groups,
-256 groups (16k samples) per step for 2000 steps, width 64, the sign's IoU on a 64³ grid picks
-the best weights (every 200 steps); IGA's ``end`` per arch as in the occupancy table (7 for
-ReLU and PE, 14 for SIREN: the paper's App. E for batches of 256 groups). A method is
-vanilla, FR, BN, IGA or a rival recipe (``muon``, ``muon+iga``: Muon on the hidden matrices,
-cosine schedule, as in ``iga bench rivals``). Tiers are
+The cpu tier: 100k samples (70 % near the surface), Morton blocks of 64 samples as groups, 256
+groups (16k samples) per step for 2000 steps, width 64, the sign's IoU on a 64³ grid picks the
+best weights (every 200 steps); IGA's ``end`` per arch as in the occupancy table (7 for ReLU
+and PE, 14 for SIREN: the paper's App. E for batches of 256 groups). A method is vanilla, FR,
+BN, IGA or a rival recipe (``muon``, ``muon+iga``: Muon on the hidden matrices, cosine
+schedule; ``esgd``, ``esgd+iga``: ESGD at a constant lr; as in ``iga bench rivals``,
+:data:`iga.harness.options.METHOD_RECIPES`). Tiers are
 :class:`~iga.tasks.sdf.task.SDFFitConfig` instances, the only source of their defaults.
 """
 
