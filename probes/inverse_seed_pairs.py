@@ -13,8 +13,8 @@ vanilla,iga --seeds 0,1,2 --report seeds --aggregate-only`` (or ``iga bench ct -
     python probes/inverse_seed_pairs.py results/ct/cpu/seeds_a20
 
 A pair is one image (or CT slice) and one seed: the same initial weights for both methods
-(and, for inpainting, the same kept pixels; for CT, the same validation rays), so the paired
-difference removes what the seed changes for both. Two scores: the weights a user can pick
+(and, for inpainting, the same kept pixels), so the paired difference removes what the seed
+changes for both. Two scores: the weights a user can pick
 (best training PSNR, or best sinogram fit for CT) and the best along training (an early stop
 that knows the truth).
 """

@@ -18,7 +18,7 @@ held-out PSNR every 50 steps; the paper tier is the paper's 768×512, width 256,
 of the image and number the same (384) at every factor. Tiers are
 :class:`~iga.tasks.image.task.ImageFitConfig` instances, the only source of their defaults;
 learning rates are the image task's own per method and arch (the paper's for Adam, the recipe's
-for Muon); IGA's ``end`` is the paper's per arch (``iga bench image``). A method is
+for Muon and ESGD); IGA's ``end`` is the paper's per arch (``iga bench image``). A method is
 ``--method`` (vanilla, fr, bn, iga) or a rival recipe (``muon``, ``muon+iga``: Muon on the
 hidden matrices, cosine schedule; ``esgd``, ``esgd+iga``: ESGD at a constant lr; as in ``iga
 bench rivals``, :data:`iga.harness.options.METHOD_RECIPES`).
