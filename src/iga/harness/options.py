@@ -105,9 +105,14 @@ def recipe(name: str) -> tuple[str, str, str, float | None]:
     """``(--method, --optimizer, --schedule, --lr)`` of a ``--methods`` value: a key of
     :data:`METHOD_RECIPES`, optionally with ``@LR`` to run it at that lr instead of the task's
     default for the recipe and arch (``muon@0.01``); the lr is None without it."""
+    r, lr = _parse(name)
+    return r.method, r.optimizer, r.schedule, lr
+
+
+def _parse(name: str) -> tuple[Recipe, float | None]:
+    """A ``--methods`` value -> its :class:`Recipe` and its ``@LR`` (None without one)."""
     base, _, lr = name.partition("@")
-    r = METHOD_RECIPES[base]
-    return r.method, r.optimizer, r.schedule, float(lr) if lr else None
+    return METHOD_RECIPES[base], float(lr) if lr else None
 
 
 def recipe_train(name: str, train: Any, seed: int) -> tuple[str, Any]:
@@ -116,15 +121,14 @@ def recipe_train(name: str, train: Any, seed: int) -> tuple[str, Any]:
     the recipe names none, so the plain recipes keep the keys of their committed runs)."""
     from dataclasses import replace
 
-    method, optimizer, schedule, lr = recipe(name)
-    decay = METHOD_RECIPES[name.partition("@")[0]].decay
-    return method, replace(
+    r, lr = _parse(name)
+    return r.method, replace(
         train,
         seed=seed,
-        optimizer=optimizer,
-        schedule=schedule,
+        optimizer=r.optimizer,
+        schedule=r.schedule,
         lr=lr or train.lr,
-        decay=train.decay if decay is None else decay,
+        decay=train.decay if r.decay is None else r.decay,
     )
 
 

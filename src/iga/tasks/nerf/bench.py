@@ -69,11 +69,8 @@ METHODS: dict[str, tuple[str, str]] = {
     "muon+iga": ("iga", "sample"),
 }
 """Benchmark method -> (``--method``, ``--kernel``)."""
-RECIPES: dict[str, tuple[str, str]] = {
-    m: (_options.METHOD_RECIPES[m].optimizer, _options.METHOD_RECIPES[m].schedule)
-    for m in ("muon", "muon+iga")
-}
-"""The rival recipes of ``iga bench rivals`` -> (``--optimizer``, ``--schedule``): Muon on the
+RECIPES: dict[str, _options.Recipe] = {m: _options.METHOD_RECIPES[m] for m in ("muon", "muon+iga")}
+"""The rival recipes of ``iga bench rivals`` (their ``--optimizer`` and ``--schedule``): Muon on the
 fields' hidden matrices (Adam 1e-3 on the rest) at Muon-INRs' lr 0.1, cosine schedule, in place
 of the tier's Adam 5e-4 with nerf-pytorch's decay. The other methods keep the tier's."""
 LABELS = {
@@ -119,8 +116,8 @@ def _train(train: TrainConfig, method: str, seed: int) -> TrainConfig:
     its lr is the recipe's (``lr=None``), not the tier's Adam lr."""
     if method not in RECIPES:
         return replace(train, seed=seed)  # the keys of the committed runs, unchanged
-    optimizer, schedule = RECIPES[method]
-    return replace(train, seed=seed, optimizer=optimizer, schedule=schedule, lr=None)
+    r = RECIPES[method]
+    return replace(train, seed=seed, optimizer=r.optimizer, schedule=r.schedule, lr=None)
 
 
 def run_nerf(config: dict[str, Any]) -> dict[str, Any]:
