@@ -153,7 +153,7 @@ CASES = [
     ("occupancy-eval-points-0", occupancy("--eval-points", "0"), "--eval-points"),
     ("occupancy-empty-grid", occupancy(mesh="{sheet}"), "--margin"),
     ("occupancy-margin-fills-nothing", occupancy("--margin", "0.95"), "--margin"),
-    ("occupancy-fresh", occupancy("--fresh", "auto", "--arch", "siren"), "--fresh"),
+    ("occupancy-fresh-relu", occupancy("--fresh", "auto", "--arch", "relu"), "--fresh"),
     (
         "occupancy-end-not-below-batch-groups",
         occupancy("--method", "iga", "--end", "50"),

@@ -136,11 +136,3 @@ def test_fresh_from_the_command_line(photo: Path, tmp_path: Path, capsys) -> Non
     saved = json.loads((out / "config.json").read_text())
     assert saved["resolved"]["fresh"]["param"] == "pe_levels"
     assert len(saved["resolved"]["fresh"]["distances"]) == len(fresh.FRESH_PARAMS["pe"][1])
-
-
-def test_occupancy_refuses_fresh_in_one_line(tmp_path: Path) -> None:
-    from iga.tasks.occupancy.task import OccupancyFitConfig, build_model
-
-    cfg = OccupancyFitConfig(model=ModelConfig(arch="siren", fresh="auto"))
-    with pytest.raises(ValueError, match="--fresh is implemented for images only"):
-        build_model(cfg)

@@ -15,6 +15,8 @@ __all__ = [
     "Recipe",
     "choices",
     "recipe",
+    "no_fresh",
+    "recipe_model",
     "recipe_train",
     "recipes",
     "seeds",
@@ -26,12 +28,14 @@ __all__ = [
 
 class Recipe(NamedTuple):
     """A benchmark's ``--methods`` value: the ``--method``, ``--optimizer`` and ``--schedule``
-    it trains with, and its own ``--decay`` where it sets one (None: the tier's)."""
+    it trains with, its own ``--decay`` where it sets one (None: the tier's), and whether
+    FreSh chooses the embedding frequency first (``--fresh auto``)."""
 
     method: str
     optimizer: str
     schedule: str
     decay: float | None = None
+    fresh: bool = False
 
 
 METHOD_RECIPES: dict[str, Recipe] = {
@@ -43,11 +47,15 @@ METHOD_RECIPES: dict[str, Recipe] = {
     "muon+iga": Recipe("iga", "muon", "cosine"),
     "esgd": Recipe("vanilla", "esgd", "step", decay=1.0),
     "esgd+iga": Recipe("iga", "esgd", "step", decay=1.0),
+    "fresh": Recipe("vanilla", "adam", "step", fresh=True),
+    "fresh+iga": Recipe("iga", "adam", "step", fresh=True),
 }
 """A benchmark's ``--methods`` value -> its :class:`Recipe`: the paper's methods with Adam and
 its step decay; Muon on the hidden matrices with a cosine schedule, and ESGD at a constant lr
-(the authors' image runs), each alone and with IGA (the recipes of ``iga bench rivals``),
-shared by the audio, SDF, CT, inpainting and super-resolution benchmarks. A value may add
+(the authors' image runs), FreSh's choice of the embedding frequency with Adam, each alone
+and with IGA (the recipes of ``iga bench rivals``), shared by the audio, SDF, CT, inpainting
+and super-resolution benchmarks (FreSh where the task can see its signal: audio, SDF,
+super-resolution). A value may add
 ``@LR`` (:func:`recipe`). ESGD + IGA wants a higher lr than ESGD (``iga bench rivals`` chose
 0.3–1 on images): give it one, e.g. ``esgd+iga@1``."""
 
@@ -76,6 +84,8 @@ METHOD_LABELS = _RecipeLabels(
         "muon+iga": "Muon + IGA",
         "esgd": "ESGD",
         "esgd+iga": "ESGD + IGA",
+        "fresh": "FreSh",
+        "fresh+iga": "FreSh + IGA",
     }
 )
 """The table labels of :data:`METHOD_RECIPES` (``muon@0.01``: ``Muon (lr 0.01)``)."""
@@ -130,6 +140,21 @@ def recipe_train(name: str, train: Any, seed: int) -> tuple[str, Any]:
         lr=lr or train.lr,
         decay=train.decay if r.decay is None else r.decay,
     )
+
+
+def recipe_model(name: str, model: Any) -> Any:
+    """The model config ``model`` for a ``--methods`` value: ``--fresh auto`` for the FreSh
+    recipes, ``model`` itself for the others (so their runs keep their keys)."""
+    from dataclasses import replace
+
+    return replace(model, fresh="auto") if _parse(name)[0].fresh else model
+
+
+def no_fresh(methods: Sequence[str], why: str) -> None:
+    """One line before any run when ``methods`` lists a FreSh recipe where it cannot work."""
+    listed = [m for m in methods if _parse(m)[0].fresh]
+    if listed:
+        raise ValueError(f"--methods {', '.join(listed)}: FreSh {why}; leave them out")
 
 
 def recipes(text: str, flag: str = "--methods") -> list[str]:

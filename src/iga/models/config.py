@@ -29,8 +29,8 @@ class ModelConfig:
         metadata={
             "help": "FreSh (ICLR 2025): before training, choose the embedding frequency "
             "(siren/finer: first_omega0, pe: pe_levels) whose untrained output spectrum is "
-            "closest to the image's; 'auto' for the default candidates or a list such as "
-            "20,40,60 (the image task)"
+            "closest to the signal's; 'auto' for the task's candidates or a list such as "
+            "20,40,60 (image, super-resolution, audio, occupancy, SDF)"
         },
     )
 

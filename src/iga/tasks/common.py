@@ -1,12 +1,15 @@
 """What tasks have in common: the command-line settings of the shared config sections
 (``ModelConfig``, ``MethodConfig``, ``TrainConfig``: choices read from the registries when the
 parser is built, so plugins' archs, methods and optimisers appear), the check of ``--opt``
-keys, and :func:`batch_order`, the resumable order of mini-batches of groups."""
+keys, :func:`batch_order`, the resumable order of mini-batches of groups, and
+:func:`fresh_options`, FreSh's choice for any task's model."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -14,6 +17,11 @@ import torch
 __all__ = [
     "batch_order",
     "check_model",
+    "cube_signal",
+    "fresh_facts",
+    "fresh_options",
+    "no_fresh",
+    "recorded_fresh",
     "group_batches",
     "predict",
     "save_surface",
@@ -54,6 +62,87 @@ def check_model(cfg: Any) -> None:
     from iga.models import check_options
 
     check_options(cfg.model.options, cfg.model.arch, cfg.method.method)
+
+
+_FRESH: dict[str, Any] = {}
+
+Signal = Callable[[], tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]]
+"""``() -> (coords [N, d], target [N, C], grid shape)``: the signal FreSh matches."""
+
+
+def fresh_options(
+    cfg: Any,
+    what: object,
+    signal: Signal,
+    make: Callable[[dict[str, object], int], torch.nn.Module],
+    defaults: Sequence[float] | None = None,
+) -> tuple[dict[str, object], Any]:
+    """FreSh's choice (:func:`iga.models.fresh.select`) for the model of ``cfg`` (a task
+    config with ``model`` and ``train``): ``({param: value}, FreshChoice)``, or ``({}, None)``
+    without ``--fresh``. Chosen once per signal, model and seed (cached in the process):
+    ``what`` names what the signal depends on (file, crop, grid), ``defaults`` are the task's
+    candidates for ``--fresh auto``."""
+    from iga.io import to_jsonable
+    from iga.models import fresh
+
+    if not cfg.model.fresh:
+        return {}, None
+    values = fresh.parse_values(cfg.model.arch, cfg.model.fresh, defaults)
+    param = fresh.FRESH_PARAMS[cfg.model.arch][0]
+    if param in cfg.model.options:
+        raise ValueError(f"--fresh chooses {param}: leave --opt {param}=... out, or --fresh out")
+    probe = {"what": what, "model": asdict(cfg.model), "seed": cfg.train.seed, "v": values}
+    key = json.dumps(to_jsonable(probe), sort_keys=True, default=str)
+    if key not in _FRESH:
+        coords, target, shape = signal()
+        _FRESH[key] = fresh.select(
+            cfg.model.arch, make, coords, target, shape, values, seed=cfg.train.seed
+        )
+    choice = _FRESH[key]
+    return {choice.param: choice.value}, choice
+
+
+FRESH_CUBE = 64
+"""The largest grid side FreSh compares on the 3-D tasks (a larger grid is read every
+``ceil(R / 64)``-th point per axis: 64³ evaluations per candidate and initialisation)."""
+
+
+def cube_signal(values: Any) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+    """FreSh's signal of a field given on the R³ grid of :func:`iga.meshes.grid_points`
+    (``values`` [R, R, R]): every ``ceil(R / FRESH_CUBE)``-th point per axis, as
+    ``(coords [n³, 3], values [n³, 1], (n, n, n))``."""
+    import numpy as np
+
+    from iga.meshes import grid_points
+
+    r = int(values.shape[0])
+    stride = -(-r // FRESH_CUBE)
+    pts = grid_points(r)[::stride, ::stride, ::stride]
+    vals = np.asarray(values, dtype=np.float32)[::stride, ::stride, ::stride]
+    n = pts.shape[0]
+    coords = torch.from_numpy(np.ascontiguousarray(pts.reshape(-1, 3)))
+    return coords, torch.from_numpy(np.ascontiguousarray(vals.reshape(-1, 1))), (n, n, n)
+
+
+def recorded_fresh(resolved: dict[str, Any]) -> dict[str, object]:
+    """The ``{param: value}`` FreSh chose for a finished run (``resolved["fresh"]`` of its
+    config.json), so a loaded model does not choose again; ``{}`` without FreSh."""
+    rec = resolved.get("fresh")
+    return {rec["param"]: rec["chosen"]} if isinstance(rec, dict) else {}
+
+
+def fresh_facts(choice: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a run records of FreSh's ``choice`` (None: nothing): ``config.json``'s
+    ``resolved["fresh"]`` (every distance) and the summary's ``fresh`` (``param=value``)."""
+    if choice is None:
+        return {}, {}
+    return {"fresh": choice.as_dict()}, {"fresh": f"{choice.param}={choice.value:g}"}
+
+
+def no_fresh(cfg: Any, why: str) -> None:
+    """A one-line error when ``cfg`` asks for ``--fresh`` where it cannot work (``why``)."""
+    if cfg.model.fresh:
+        raise ValueError(f"--fresh {why}: leave --fresh out, or set the frequency with --opt")
 
 
 def batch_order(step: int, batch: int, n_groups: int, seed: int) -> torch.Tensor:

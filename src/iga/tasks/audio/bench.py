@@ -70,7 +70,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     cfg = replace(
         tier,
         path=str(ctx.options["clips"][cell["clip"]]),
-        model=replace(tier.model, arch=cell["arch"]),
+        model=_options.recipe_model(cell["method"], replace(tier.model, arch=cell["arch"])),
         method=replace(tier.method, method=method),
         train=train,
         out=str(out),

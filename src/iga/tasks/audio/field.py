@@ -56,11 +56,12 @@ class AudioField(Field):
 def field(record: RunRecord, data: PathLike | None = None) -> AudioField:
     """The :class:`AudioField` of a finished audio run (``data`` is not needed)."""
     from iga.tasks.audio.task import build_model
+    from iga.tasks.common import recorded_fresh
 
     del data
     cfg, r = record.config, record.resolved
     n, channels, rate = int(r["samples"]), int(r["channels"]), int(r["rate"])
-    model = load_weights(build_model(cfg, n, channels), record)
+    model = load_weights(build_model(cfg, n, channels, recorded_fresh(r)), record)
     if cfg.method.method == "bn":  # full-grid statistics, as the full-batch runs trained with
         model = model.merge(torch.linspace(-1.0, 1.0, n).reshape(-1, 1))  # type: ignore[operator]
     elif cfg.method.method == "fr":

@@ -34,7 +34,7 @@ from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.audio.data import AudioData, load_audio, write_wav
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import group_batches, predict, window_groups
+from iga.tasks.common import fresh_facts, fresh_options, group_batches, predict, window_groups
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "band_errors",
     "build_model",
     "fit_audio",
+    "fresh_choice",
     "pe_levels_for",
     "run_key",
 ]
@@ -123,9 +124,49 @@ def load(cfg: AudioFitConfig) -> AudioData:
     return _AUDIO_CACHE[key]
 
 
-def build_model(cfg: AudioFitConfig, samples: int, channels: int) -> torch.nn.Module:
-    """The INR of ``cfg`` for ``samples`` samples of ``channels`` channels."""
-    options = dict(cfg.model.options)
+AUDIO_FRESH: dict[str, tuple[float, ...]] = {
+    "siren": (250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0, 12000.0),
+    "finer": (250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0, 12000.0),
+    "pe": tuple(float(v) for v in range(1, 21)),
+}
+"""``--fresh auto``'s candidates for audio: the image grid (ω₀ 10…200, L 1…10) is far below
+a clip's frequencies (SIREN's audio ω₀ is 3000; PE needs about log2(samples) levels)."""
+
+
+def build_model(
+    cfg: AudioFitConfig,
+    samples: int,
+    channels: int,
+    fresh: dict[str, object] | None = None,
+) -> torch.nn.Module:
+    """The INR of ``cfg`` for ``samples`` samples of ``channels`` channels; with ``--fresh``,
+    at FreSh's choice (``fresh``: a recorded choice, so a loaded run does not choose again)."""
+    if fresh is None:
+        fresh = fresh_choice(cfg)[0]
+    return _build(cfg, samples, channels, {**cfg.model.options, **fresh}, cfg.train.seed)
+
+
+def fresh_choice(cfg: AudioFitConfig) -> tuple[dict[str, object], Any]:
+    """FreSh on the clip's 1-D spectrum (:func:`iga.models.fresh.signal_spectrum`, iga's
+    extension: the whole one-sided spectrum), candidates :data:`AUDIO_FRESH`."""
+
+    def signal() -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+        data = load(cfg)
+        return data.coords(), data.target(), (int(data.samples.shape[0]),)
+
+    def make(extra: dict[str, object], seed: int) -> torch.nn.Module:
+        data = load(cfg)
+        n, c = data.samples.shape
+        return _build(cfg, n, c, {**cfg.model.options, **extra}, seed)
+
+    what = (str(Path(cfg.path).resolve()), cfg.offset, cfg.duration, cfg.siren_omega)
+    return fresh_options(cfg, what, signal, make, AUDIO_FRESH.get(cfg.model.arch))
+
+
+def _build(
+    cfg: AudioFitConfig, samples: int, channels: int, options: dict[str, Any], seed: int
+) -> torch.nn.Module:
+    options = dict(options)
     if cfg.model.arch in ("siren", "finer"):
         options.setdefault("first_omega0", cfg.siren_omega)
     if cfg.model.arch == "pe":
@@ -139,7 +180,7 @@ def build_model(cfg: AudioFitConfig, samples: int, channels: int) -> torch.nn.Mo
         channels,
         hidden_features=cfg.model.width,
         hidden_layers=cfg.model.hidden_layers,
-        seed=cfg.train.seed,
+        seed=seed,
         method=model_method(cfg.method.method),
         **options,
     )
@@ -204,6 +245,7 @@ class AudioTask:
             "first_sample": data.start,
             "n_groups": n_groups,
             "points_per_group": cfg.window,
+            **fresh_facts(fresh_choice(cfg)[1])[0],
         }
         if batch == 0:
             return Fit(
@@ -275,6 +317,7 @@ class AudioTask:
             "mse": mse,
             "bands": [float(v) if math.isfinite(v) else None for v in errors],
             "seconds_audio": data.seconds,
+            **fresh_facts(fresh_choice(cfg)[1])[1],
         }
 
 

@@ -44,7 +44,7 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import group_batches, predict, window_groups
+from iga.tasks.common import group_batches, no_fresh, predict, window_groups
 from iga.tasks.ct.data import (
     PHANTOM,
     all_rays,
@@ -141,8 +141,16 @@ class Projector(nn.Module):
         return f"{self.inr.describe()} (integrated along rays)"  # type: ignore[operator]
 
 
+CT_NO_FRESH = (
+    "matches the network's output spectrum to the signal's, and CT never sees the slice, only "
+    "its projections"
+)
+"""Why ``--fresh`` is refused on CT (an FBP stand-in for the slice is not implemented)."""
+
+
 def build_model(cfg: CTFitConfig) -> nn.Module:
     """The INR of ``cfg`` (2 -> 1), initialised from ``cfg.train.seed``."""
+    no_fresh(cfg, CT_NO_FRESH)
     options = dict(cfg.model.options)
     if cfg.method.method == "bn":
         # Trained on points along rays, scored on the pixel grid: BN's eval mode needs the

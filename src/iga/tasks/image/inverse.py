@@ -29,7 +29,12 @@ from iga import metrics
 from iga.tasks.base import Fit
 from iga.tasks.image.data import ImageData, image_coords
 
-__all__ = ["adapt", "is_inverse", "scores"]
+__all__ = ["KEEP_NO_FRESH", "adapt", "is_inverse", "low_resolution", "scores"]
+
+KEEP_NO_FRESH = (
+    "matches the network's output spectrum to the whole image's, which --keep holds out in part"
+)
+"""Why ``--fresh`` is refused on inpainting: its spectrum would see the held-out pixels."""
 
 
 def is_inverse(cfg: Any) -> bool:
@@ -61,6 +66,16 @@ def _val_mask(kept: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
 
 def _psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float(-10.0 * torch.log10(((pred.clamp(0, 1) - target) ** 2).mean()))
+
+
+def low_resolution(data: ImageData, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Super-resolution's training pixels: ``(coords [N, 2], values [N, 3])`` of the image
+    reduced ``k``× by area averaging, at the blocks' centres in the full image's frame
+    (row-major over the ``h/k × w/k`` grid)."""
+    h, w = data.height, data.width
+    low = data.image.reshape(h // k, k, w // k, k, 3).mean(dim=(1, 3))
+    centre = image_coords(h, w, device=data.coords.device).reshape(h // k, k, w // k, k, 2)
+    return centre.mean(dim=(1, 3)).reshape(-1, 2), low.reshape(-1, 3)
 
 
 def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
@@ -105,10 +120,7 @@ def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
                 f"--downsample {k} does not divide the {w}x{h} image; choose a --size whose "
                 f"sides are multiples of {k}"
             )
-        low = data.image.reshape(h // k, k, w // k, k, 3).mean(dim=(1, 3))
-        centre = image_coords(h, w, device=device).reshape(h // k, k, w // k, k, 2)
-        job.inputs = centre.mean(dim=(1, 3)).reshape(-1, 2)
-        job.target = low.reshape(-1, 3)
+        job.inputs, job.target = low_resolution(data, k)
         from iga.core import groups as groups_mod
 
         job.groups = groups_mod.grid((h // k, w // k), cfg.patch)

@@ -36,6 +36,7 @@ from iga.io import to_jsonable
 from iga.models.config import ModelConfig
 from iga.sweep import RunSpec
 from iga.tasks.image.bench import END, _image_size, _images, run_image
+from iga.tasks.image.inverse import KEEP_NO_FRESH
 from iga.tasks.image.task import ImageFitConfig, run_key
 from iga.train import MethodConfig, TrainConfig
 
@@ -136,7 +137,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         keep=float(cell.get("keep", 1.0)),
         val_fraction=float(ctx.options.get("val_fraction", 0.0)) if "keep" in cell else 0.0,
         downsample=int(cell.get("factor", 1)),
-        model=replace(tier.model, arch=arch),
+        model=_options.recipe_model(cell["method"], replace(tier.model, arch=arch)),
         method=MethodConfig(method=method, end=ctx.options.get("end") or END.get(arch, 20)),
         train=train,
         out=str(out),
@@ -375,6 +376,8 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
 
     archs = _options.choices("--archs", opts.archs, ARCHS)
     methods = _options.recipes(opts.methods)
+    if axis == "keep":
+        _options.no_fresh(methods, KEEP_NO_FRESH)
     _check_sizes(axis, values, cfg, archs, methods, opts.end)
     seeds = _options.seeds(opts.seeds)
     files = _images(opts.images, Path(opts.data))

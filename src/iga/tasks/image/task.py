@@ -158,22 +158,35 @@ def fresh_choice(cfg: ImageFitConfig) -> fresh.FreshChoice | None:
     and seed (cached), so the run and its key (:func:`run_key`) see the same model."""
     if not cfg.model.fresh:
         return None
+    if cfg.keep < 1.0:
+        raise ValueError(f"--fresh {inverse.KEEP_NO_FRESH}: leave --fresh out")
     values = fresh.parse_values(cfg.model.arch, cfg.model.fresh)
     param = fresh.FRESH_PARAMS[cfg.model.arch][0]
     if param in cfg.model.options:
         raise ValueError(f"--fresh chooses {param}: leave --opt {param}=... out, or --fresh out")
     # what the choice depends on: the pixels, the model and its initial weights
-    probe = (cfg.path, cfg.size, cfg.scale, asdict(cfg.model), cfg.method.method, cfg.train.seed)
+    probe = (cfg.path, cfg.size, cfg.scale, cfg.downsample, asdict(cfg.model), cfg.method.method)
+    probe += (cfg.train.seed,)
     key = json.dumps(to_jsonable({"c": probe, "v": values}), sort_keys=True)
     if key not in _FRESH_CACHE:
         size = parse_size(cfg.size) if cfg.size else None
         data = ImageData.from_file(cfg.path, size=size, scale=cfg.scale)
+        coords, target, shape = data.coords, data.target, (data.height, data.width)
+        if cfg.downsample > 1:  # super-resolution: the low-resolution image the run sees
+            k = cfg.downsample
+            if data.height % k or data.width % k:
+                raise ValueError(
+                    f"--downsample {k} does not divide the {data.width}x{data.height} image; "
+                    f"choose a --size whose sides are multiples of {k}"
+                )
+            coords, target = inverse.low_resolution(data, k)
+            shape = (data.height // k, data.width // k)
         _FRESH_CACHE[key] = fresh.select(
             cfg.model.arch,
             lambda extra, seed: build_with(cfg, {**cfg.model.options, **extra}, seed),
-            data.coords,
-            data.target,
-            (data.height, data.width),
+            coords,
+            target,
+            shape,
             values,
             seed=cfg.train.seed,
         )

@@ -14,9 +14,10 @@ __all__ = ["field"]
 def field(record: RunRecord, data: PathLike | None = None) -> MeshField:
     """The :class:`~iga.tasks.mesh_field.MeshField` of a finished occupancy run (``data``: the
     mesh, only for runs written before the normalisation was recorded)."""
+    from iga.tasks.common import recorded_fresh
     from iga.tasks.occupancy.task import build_model
 
-    model = load_weights(build_model(record.config), record)
+    model = load_weights(build_model(record.config, recorded_fresh(record.resolved)), record)
     if record.config.method.method == "fr":
         model = model.merge()  # type: ignore[operator]
     return mesh_field(record, model, "occupancy", data)  # BN: running statistics, eval mode

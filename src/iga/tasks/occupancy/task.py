@@ -52,7 +52,13 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import batch_order, save_surface
+from iga.tasks.common import (
+    batch_order,
+    cube_signal,
+    fresh_facts,
+    fresh_options,
+    save_surface,
+)
 from iga.tasks.occupancy.grid import OccupancyGrid, occupancy_grid
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
@@ -63,6 +69,7 @@ __all__ = [
     "default_lr",
     "fit_occupancy",
     "flat_coords",
+    "fresh_choice",
     "make_groups",
     "run_key",
 ]
@@ -189,14 +196,31 @@ def pe_levels_for(resolution: int) -> int:
     return max(1, round(math.log2(resolution)) + 1)
 
 
-def build_model(cfg: OccupancyFitConfig) -> torch.nn.Module:
-    """The INR of ``cfg`` on the CPU (3 -> 1), initialised from ``cfg.train.seed``."""
-    if cfg.model.fresh:
-        raise ValueError(
-            "--fresh is implemented for images only (FreSh's 3-D spectrum is not yet in "
-            "iga): leave --fresh out, or set the frequency with --opt"
-        )
-    options = dict(cfg.model.options)
+def build_model(cfg: OccupancyFitConfig, fresh: dict[str, object] | None = None) -> torch.nn.Module:
+    """The INR of ``cfg`` on the CPU (3 -> 1), initialised from ``cfg.train.seed``; with
+    ``--fresh``, at FreSh's choice (``fresh``: a recorded choice, not chosen again)."""
+    if fresh is None:
+        fresh = fresh_choice(cfg)[0]
+    return _build(cfg, {**cfg.model.options, **fresh}, cfg.train.seed)
+
+
+def fresh_choice(cfg: OccupancyFitConfig) -> tuple[dict[str, object], Any]:
+    """FreSh on the occupancy grid's 3-D spectrum (the authors' 3-D spectrum, on at most 64³
+    of its points: :func:`iga.tasks.common.cube_signal`)."""
+
+    def signal() -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+        cache = cfg.cache_dir or None
+        return cube_signal(occupancy_grid(cfg.path, cfg.resolution, cfg.margin, cache).occupancy)
+
+    def make(extra: dict[str, object], seed: int) -> torch.nn.Module:
+        return _build(cfg, {**cfg.model.options, **extra}, seed)
+
+    what = (str(Path(cfg.path).resolve()), cfg.resolution, cfg.margin, cfg.method.method)
+    return fresh_options(cfg, what, signal, make)
+
+
+def _build(cfg: OccupancyFitConfig, options: dict[str, Any], seed: int) -> torch.nn.Module:
+    options = dict(options)
     if cfg.method.method == "fr":
         options.setdefault("fr_alpha", FR_ALPHA)
     if cfg.method.method == "bn":
@@ -210,7 +234,7 @@ def build_model(cfg: OccupancyFitConfig) -> torch.nn.Module:
         1,
         hidden_features=cfg.model.width,
         hidden_layers=cfg.model.hidden_layers,
-        seed=cfg.train.seed,
+        seed=seed,
         method=model_method(cfg.method.method),
         **options,
     )
@@ -335,6 +359,7 @@ class OccupancyTask:
                 "mesh_sha256": grid.sha256,
                 **normalization_facts(grid.normalization),
                 "model": model.describe(),
+                **fresh_facts(fresh_choice(cfg)[1])[0],
             },
             groups_flag="--batch-groups",  # a step's groups: what --end is checked against
         )
@@ -395,6 +420,7 @@ class OccupancyTask:
             "epochs": result.steps_done * points / r**3,
             "watertight": bool(grid.watertight),
             "faces": int(len(surface.faces)) if surface is not None else 0,
+            **fresh_facts(fresh_choice(cfg)[1])[1],
         }
 
 

@@ -66,7 +66,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
     cfg = replace(
         tier,
         path=str(ctx.options["shapes"][cell["shape"]]),
-        model=replace(tier.model, arch=cell["arch"]),
+        model=_options.recipe_model(cell["method"], replace(tier.model, arch=cell["arch"])),
         method=replace(tier.method, method=method, end=END.get(cell["arch"], 7)),
         train=train,
         out=str(out),

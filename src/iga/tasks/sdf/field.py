@@ -13,9 +13,10 @@ __all__ = ["field"]
 def field(record: RunRecord, data: PathLike | None = None) -> MeshField:
     """The :class:`~iga.tasks.mesh_field.MeshField` of a finished SDF run (``data``: the
     mesh, only for runs written before the normalisation was recorded)."""
+    from iga.tasks.common import recorded_fresh
     from iga.tasks.sdf.task import build_model
 
-    model = load_weights(build_model(record.config), record)
+    model = load_weights(build_model(record.config, recorded_fresh(record.resolved)), record)
     method = record.config.method.method
     if method == "fr":
         model = model.merge()  # type: ignore[operator]

@@ -46,13 +46,22 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import group_batches, predict, save_surface, window_groups
+from iga.tasks.common import (
+    cube_signal,
+    fresh_facts,
+    fresh_options,
+    group_batches,
+    no_fresh,
+    predict,
+    save_surface,
+    window_groups,
+)
 from iga.tasks.sdf.data import SDFSamples, level_set_metrics, sdf_samples, signed_distance
 from iga.tasks.sdf.oriented import evaluate_cloud, siren_setup
 from iga.tasks.sdf.pointcloud import CLOUD_SUFFIXES
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
-__all__ = ["SDFFitConfig", "SDFTask", "fit_sdf", "run_key", "surface_metrics"]
+__all__ = ["SDFFitConfig", "SDFTask", "fit_sdf", "fresh_choice", "run_key", "surface_metrics"]
 
 EVAL_SEED = 20251206
 LOSSES = ("regression", "siren")
@@ -144,11 +153,42 @@ def default_lr(arch: str) -> float:
     return 1e-3 if arch in ("relu", "pe") else 1e-4
 
 
-def build_model(cfg: SDFFitConfig) -> torch.nn.Module:
-    """The INR of ``cfg`` (3 -> 1). BN keeps running statistics: it trains on samples (mostly
-    near the surface) and is scored on the grid in eval mode, which must compute the function
-    trained, not one renormalised by the grid's (or a chunk's) own batch statistics."""
-    options = dict(cfg.model.options)
+SIREN_NO_FRESH = (
+    "matches the network's output spectrum to the signed distance on a grid, which --loss "
+    "siren does not regress (use --loss regression)"
+)
+"""Why ``--fresh`` is refused with SIREN's loss (points and normals, no distances)."""
+
+
+def build_model(cfg: SDFFitConfig, fresh: dict[str, object] | None = None) -> torch.nn.Module:
+    """The INR of ``cfg`` (3 -> 1); with ``--fresh``, at FreSh's choice (``fresh``: a
+    recorded choice, not chosen again). BN keeps running statistics: it trains on samples
+    (mostly near the surface) and is scored on the grid in eval mode, which must compute the
+    function trained, not one renormalised by the grid's (or a chunk's) own batch statistics."""
+    if fresh is None:
+        fresh = fresh_choice(cfg)[0]
+    return _build(cfg, {**cfg.model.options, **fresh}, cfg.train.seed)
+
+
+def fresh_choice(cfg: SDFFitConfig) -> tuple[dict[str, object], Any]:
+    """FreSh on the signed distance's 3-D spectrum on the evaluation grid (the authors' 3-D
+    spectrum, on at most 64³ of its points: :func:`iga.tasks.common.cube_signal`)."""
+    if cfg.loss != "regression":
+        no_fresh(cfg, SIREN_NO_FRESH)
+        return {}, None
+
+    def signal() -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+        return cube_signal(SDFTask()._samples(cfg).grid)
+
+    def make(extra: dict[str, object], seed: int) -> torch.nn.Module:
+        return _build(cfg, {**cfg.model.options, **extra}, seed)
+
+    what = (str(Path(cfg.path).resolve()), cfg.resolution, cfg.margin, cfg.method.method)
+    return fresh_options(cfg, what, signal, make)
+
+
+def _build(cfg: SDFFitConfig, options: dict[str, Any], seed: int) -> torch.nn.Module:
+    options = dict(options)
     if cfg.method.method == "bn":
         options.setdefault("bn_running_stats", True)
     return build(
@@ -157,7 +197,7 @@ def build_model(cfg: SDFFitConfig) -> torch.nn.Module:
         1,
         hidden_features=cfg.model.width,
         hidden_layers=cfg.model.hidden_layers,
-        seed=cfg.train.seed,
+        seed=seed,
         method=model_method(cfg.method.method),
         **options,
     )
@@ -248,6 +288,7 @@ class SDFTask:
             "watertight": data.watertight,
             "mesh_sha256": data.sha256,
             **normalization_facts(data.normalization),
+            **fresh_facts(fresh_choice(cfg)[1])[0],
         }
         common: dict[str, Any] = {
             "model": build_model(cfg).to(device),
@@ -340,6 +381,7 @@ class SDFTask:
             "chamfer_floor": floor["chamfer"],
             "watertight": data.watertight,
             "faces": int(len(surface.faces)) if surface is not None else 0,
+            **fresh_facts(fresh_choice(cfg)[1])[1],
         }
 
 

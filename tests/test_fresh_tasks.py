@@ -1,0 +1,224 @@
+"""FreSh beyond images: the 1-D and 3-D spectra, the choice on the audio, occupancy, SDF and
+super-resolution tasks (recorded, and not made again when a run is loaded), and one-line
+refusals where the task never sees its signal (CT, inpainting, SIREN's SDF loss)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from scipy.io import wavfile
+
+import iga
+from iga.cli import main
+from iga.harness import options
+from iga.models import build, fresh
+from iga.models.config import ModelConfig
+from iga.tasks.common import FRESH_CUBE, cube_signal
+
+# gmum/FreSh's get_3d_fft_mask(4) and (5), printed by their code (494ae6c)
+AUTHORS_MASK_4 = [
+    [[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 0]],
+    [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 0]],
+    [[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 0]],
+    [[0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+]
+AUTHORS_MASK_5 = [
+    [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 0]],
+    [[1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [1, 1, 1, 1, 0], [1, 1, 1, 0, 0]],
+    [[1, 1, 1, 1, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 0], [1, 1, 1, 0, 0], [0, 1, 0, 0, 0]],
+    [[0, 1, 0, 0, 0], [1, 1, 1, 1, 0], [0, 1, 1, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 0]],
+    [[0, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]],
+]
+
+
+@pytest.mark.parametrize(("n", "expected"), [(4, AUTHORS_MASK_4), (5, AUTHORS_MASK_5)])
+def test_volume_mask_is_the_authors_mask(n: int, expected: list) -> None:
+    # (probes/fresh_authors_side_by_side.py compares n = 2 … 40 against their function)
+    assert torch.equal(fresh.volume_mask(n), torch.tensor(expected, dtype=torch.float64))
+
+
+def test_volume_spectrum_puts_a_cosine_at_the_sum_of_its_frequency_indices() -> None:
+    n = 16
+    i, j, k = torch.meshgrid(*(torch.arange(n),) * 3, indexing="ij")
+    vol = torch.cos(2 * math.pi * (2 * i + 3 * j + 4 * k) / n)
+    spec = fresh.volume_spectrum(vol, crop=None)
+    assert spec.shape == (3 * n - 3,)
+    # the DFT sits at (2, 3, 4) (kept by the mask) and its mirror (14, 13, 12) (masked out)
+    assert int(np.argmax(spec)) + 1 == 2 + 3 + 4
+    assert spec[8] == pytest.approx(n**3 / 2, rel=1e-5)
+    assert np.delete(spec, 8).max() < 1e-5 * spec[8]
+    with pytest.raises(ValueError, match="cube"):
+        fresh.volume_spectrum(torch.zeros(4, 4, 5))
+
+
+def test_signal_spectrum_sums_channels_at_the_sine_bin() -> None:
+    t = torch.arange(64)
+    sine = torch.sin(2 * math.pi * 5 * t / 64)
+    spec = fresh.signal_spectrum(torch.stack([sine, 2 * sine]))
+    assert spec.shape == (32,)  # bins 1 … n // 2
+    assert int(np.argmax(spec)) == 4  # bin 5
+    assert spec[4] == pytest.approx(3 * 64 / 2, rel=1e-5)  # |X| = n/2 per unit amplitude
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+def test_select_recovers_the_frequency_of_a_target_drawn_from_the_model(dims: int) -> None:
+    n = 256 if dims == 1 else 12
+    axis = torch.linspace(-1, 1, n)
+    coords = torch.stack(torch.meshgrid(*(axis,) * dims, indexing="ij"), -1).reshape(-1, dims)
+
+    def make(opts: dict, seed: int) -> torch.nn.Module:
+        return build("siren", dims, 1, 32, 2, seed=seed, **opts)
+
+    with torch.no_grad():
+        target = make({"first_omega0": 60.0}, 999)(coords)
+    choice = fresh.select(
+        "siren", make, coords, target, (n,) * dims, (5.0, 60.0, 600.0), inits=3, crop=None
+    )
+    assert choice.value == 60.0
+
+
+def test_cube_signal_reads_every_other_point_of_a_128_grid() -> None:
+    values = np.arange(128**3, dtype=np.float32).reshape(128, 128, 128)
+    coords, target, shape = cube_signal(values)
+    assert shape == (FRESH_CUBE,) * 3 and coords.shape == (FRESH_CUBE**3, 3)
+    assert target[1, 0] == values[0, 0, 2] and target[FRESH_CUBE, 0] == values[0, 2, 0]
+    torch.testing.assert_close(coords[1], torch.tensor([-1.0, -1.0, -1.0 + 4 / 127]))
+
+
+# -- the tasks --------------------------------------------------------------------------
+
+
+def _load_without_choosing(out: Path, monkeypatch) -> iga.Field:
+    def refuse(*args, **kwargs):
+        raise AssertionError("a loaded run must not run FreSh again")
+
+    monkeypatch.setattr(fresh, "select", refuse)
+    return iga.load(out)
+
+
+def test_audio_fresh_records_the_choice_and_loads_without_choosing(
+    tmp_path: Path, monkeypatch
+) -> None:
+    rate = 8000
+    t = np.arange(1600) / rate
+    path = tmp_path / "tone.wav"
+    wavfile.write(path, rate, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
+    out = tmp_path / "run"
+    argv = ["fit", "audio", str(path), "--arch", "siren", "--fresh", "100,1000,8000"]
+    argv += ["--width", "16", "--window", "32", "--steps", "2", "--device", "cpu", "--quiet"]
+    argv += ["--out", str(out)]
+    assert main(argv) == 0
+    saved = json.loads((out / "config.json").read_text())
+    chosen = saved["resolved"]["fresh"]["chosen"]
+    assert saved["resolved"]["fresh"]["param"] == "first_omega0"
+    assert set(saved["resolved"]["fresh"]["distances"]) == {"100.0", "1000.0", "8000.0"}
+    assert f"first_omega0={chosen!r}" in saved["resolved"]["model"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fresh"] == f"first_omega0={chosen:g}"
+    field = _load_without_choosing(out, monkeypatch)
+    assert torch.isfinite(field(torch.zeros(3, 1))).all()
+
+
+def test_audio_auto_candidates_reach_the_clip_frequencies() -> None:
+    from iga.tasks.audio.task import AUDIO_FRESH
+
+    assert fresh.parse_values("siren", "auto", AUDIO_FRESH["siren"]) == AUDIO_FRESH["siren"]
+    assert 3000.0 in AUDIO_FRESH["siren"]  # SIREN's own audio setting is a candidate
+
+
+@pytest.fixture(scope="module")
+def ball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("mesh") / "ball.obj"
+    trimesh.creation.icosphere(subdivisions=3, radius=0.6).export(path)
+    return path
+
+
+def test_occupancy_fresh_chooses_on_the_grid(ball: Path, tmp_path: Path, monkeypatch) -> None:
+    seen = {}
+    original = fresh.select
+
+    def spy(arch, make, coords, target, shape, *args, **kwargs):
+        seen.update(shape=tuple(shape), inside=float(target.mean()))
+        return original(arch, make, coords, target, shape, *args, **kwargs)
+
+    monkeypatch.setattr(fresh, "select", spy)
+    out = tmp_path / "occ"
+    argv = ["fit", "occupancy", str(ball), "--arch", "pe", "--fresh", "2,6", "--resolution"]
+    argv += ["32", "--width", "16", "--steps", "2", "--eval-points", "1000"]
+    argv += ["--surface-points", "1000", "--device", "cpu", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    assert seen["shape"] == (32, 32, 32) and 0 < seen["inside"] < 1
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["resolved"]["fresh"]["param"] == "pe_levels"
+    monkeypatch.setattr(fresh, "select", original)
+    _load_without_choosing(out, monkeypatch)
+
+
+def test_sdf_fresh_chooses_on_the_signed_distance(ball: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sdf"
+    argv = ["fit", "sdf", str(ball), "--arch", "siren", "--fresh", "10,30", "--points", "2048"]
+    argv += ["--resolution", "16", "--width", "16", "--steps", "2", "--surface-points", "500"]
+    argv += ["--device", "cpu", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["resolved"]["fresh"]["chosen"] in (10.0, 30.0)
+
+
+def test_superres_fresh_sees_the_low_resolution_image_only(
+    tiny_png: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from iga.tasks.image.task import ImageFitConfig, fresh_choice
+
+    seen = {}
+    original = fresh.select
+
+    def spy(arch, make, coords, target, shape, *args, **kwargs):
+        seen["shape"] = tuple(shape)
+        return original(arch, make, coords, target, shape, *args, **kwargs)
+
+    monkeypatch.setattr(fresh, "select", spy)
+    cfg = ImageFitConfig(
+        path=str(tiny_png), patch=2, downsample=2, model=ModelConfig(arch="pe", fresh="2,5")
+    )
+    assert fresh_choice(cfg) is not None
+    assert seen["shape"] == (8, 12)  # the 24x16 image reduced 2x
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["fit", "ct", "phantom", "--size", "32", "--arch", "siren"], "never sees the slice"),
+        (["fit", "image", "{png}", "--keep", "0.5", "--arch", "siren"], "--keep holds out"),
+        (["fit", "sdf", "{mesh}", "--loss", "siren", "--arch", "siren"], "--loss regression"),
+        (["fit", "audio", "{wav}", "--arch", "relu"], "relu has none"),
+    ],
+)
+def test_tasks_that_cannot_see_their_signal_refuse_fresh_in_one_line(
+    argv: list[str], words: str, tiny_png: Path, ball: Path, tmp_path: Path, capsys
+) -> None:
+    wav = tmp_path / "a.wav"
+    wavfile.write(wav, 8000, np.zeros(400, dtype=np.float32))
+    names = {"{png}": str(tiny_png), "{mesh}": str(ball), "{wav}": str(wav)}
+    argv = [names.get(a, a) for a in argv]
+    code = main([*argv, "--fresh", "auto", "--steps", "1", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "--fresh" in err and words in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bench_recipes_fresh_and_their_refusals(tmp_path: Path, capsys) -> None:
+    assert options.recipes("fresh,fresh+iga") == ["fresh", "fresh+iga"]
+    model = ModelConfig(arch="siren")
+    assert options.recipe_model("fresh+iga", model).fresh == "auto"
+    assert options.recipe_model("muon", model) is model  # the other recipes keep their keys
+    assert options.recipe("fresh+iga")[:2] == ("iga", "adam")
+    for bench in (["ct", "--angles", "20"], ["inpainting"]):
+        code = main(["bench", *bench, "--methods", "vanilla,fresh", "--out", str(tmp_path)])
+        err = capsys.readouterr().err.strip()
+        assert code != 0 and "--methods fresh" in err and len(err.splitlines()) == 1
