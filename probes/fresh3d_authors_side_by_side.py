@@ -14,7 +14,7 @@ edited; it needs torch only, so nothing is patched). What is compared:
 
 1. the 3-D masks of non-redundant DFT entries, n = 2 … 40: equal entry for entry;
 2. the spectra (all entries, the mean dropped) of random cubes (n = 8, 17, 32, 64) and of
-   the occupancy grids of the three bundled meshes at 64³ (what ``--fresh`` reads from the
+   the occupancy grids of the three bundled meshes at 32³ (what ``--fresh`` reads from the
    128³ training grid): max relative difference over the entries that are not zero.
 
 Writes OUT/EVIDENCE_3d.md.
@@ -66,7 +66,7 @@ def main() -> None:
         vol = target.reshape(1, *shape)
         a = get_spectrum(vol).double().numpy()
         rows.append(
-            (f"{mesh.name} occupancy, 64³ of 128³", _rel(a, fresh.volume_spectrum(vol, crop=None)))
+            (f"{mesh.name} occupancy, 32³ of 128³", _rel(a, fresh.volume_spectrum(vol, crop=None)))
         )
     lines = [
         "# FreSh in 3-D: iga against the authors' functions",

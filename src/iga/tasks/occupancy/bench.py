@@ -256,6 +256,10 @@ class Options:
     lr: float = field(
         default=0.0, metadata={"help": "one lr for every run (0: the paper's per arch)"}
     )
+    fresh: str = field(
+        default="",
+        metadata={"help": "FreSh's candidates for every run (auto or a list; pe/siren only)"},
+    )
 
 
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off")
@@ -324,9 +328,11 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
             ("", opts.schedule),
             ("decay", opts.decay),
             ("lr", opts.lr),
+            ("fresh", "" if opts.fresh in ("", "auto") else opts.fresh.replace(",", "-")),
         )
         if v
     ]
+    tags += ["fresh"] if opts.fresh == "auto" else []
     train = replace(
         cfg.train,
         steps=opts.steps or cfg.train.steps,
@@ -340,8 +346,14 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
         resolution=opts.resolution or cfg.resolution,
         groups=opts.groups or cfg.groups,
         train=train,
+        model=replace(cfg.model, fresh=opts.fresh),
     )
     archs = _options.choices("--archs", opts.archs, ARCHS)
+    if opts.fresh:
+        from iga.models.fresh import parse_values
+
+        for arch in archs:
+            parse_values(arch, opts.fresh)  # one line for relu or a bad list, before any run
     methods = _options.choices("--methods", opts.methods, METHODS)
     seeds = _options.seeds(opts.seeds)
     files = _shapes(opts.shapes, Path(opts.data))

@@ -205,7 +205,7 @@ def build_model(cfg: OccupancyFitConfig, fresh: dict[str, object] | None = None)
 
 
 def fresh_choice(cfg: OccupancyFitConfig) -> tuple[dict[str, object], Any]:
-    """FreSh on the occupancy grid's 3-D spectrum (the authors' 3-D spectrum, on at most 64³
+    """FreSh on the occupancy grid's 3-D spectrum (the authors' 3-D spectrum, on at most 32³
     of its points: :func:`iga.tasks.common.cube_signal`)."""
 
     def signal() -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:

@@ -172,7 +172,7 @@ def build_model(cfg: SDFFitConfig, fresh: dict[str, object] | None = None) -> to
 
 def fresh_choice(cfg: SDFFitConfig) -> tuple[dict[str, object], Any]:
     """FreSh on the signed distance's 3-D spectrum on the evaluation grid (the authors' 3-D
-    spectrum, on at most 64³ of its points: :func:`iga.tasks.common.cube_signal`)."""
+    spectrum, on at most 32³ of its points: :func:`iga.tasks.common.cube_signal`)."""
     if cfg.loss != "regression":
         no_fresh(cfg, SIREN_NO_FRESH)
         return {}, None
