@@ -15,15 +15,16 @@ from typing import Any
 import torch
 
 __all__ = [
+    "FRESH_CUBE",
     "batch_order",
     "check_model",
     "cube_signal",
     "fresh_facts",
     "fresh_options",
-    "no_fresh",
-    "recorded_fresh",
     "group_batches",
+    "no_fresh",
     "predict",
+    "recorded_fresh",
     "save_surface",
     "shared_flags",
     "window_groups",

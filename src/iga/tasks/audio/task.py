@@ -160,6 +160,7 @@ def fresh_choice(cfg: AudioFitConfig) -> tuple[dict[str, object], Any]:
         return _build(cfg, n, c, {**cfg.model.options, **extra}, seed)
 
     what = (str(Path(cfg.path).resolve()), cfg.offset, cfg.duration, cfg.siren_omega)
+    what += (cfg.method.method, cfg.batch_windows)  # FR/BN build another model
     return fresh_options(cfg, what, signal, make, AUDIO_FRESH.get(cfg.model.arch))
 
 

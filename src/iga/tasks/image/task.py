@@ -7,8 +7,7 @@ best weights), ``reconstruction_final.png``, ``psnr.png``, ``best.pt`` and ``fin
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +17,7 @@ import torch
 from iga import metrics
 from iga.core import groups as groups_mod
 from iga.figures import plots
-from iga.io import read_csv, save_png, save_torch, to_jsonable
+from iga.io import read_csv, save_png, save_torch
 from iga.methods import model_method
 from iga.models import build, fresh
 from iga.models.config import ModelConfig
@@ -32,6 +31,7 @@ from iga.tasks.base import (
     config_from_dict,
     fit,
 )
+from iga.tasks.common import fresh_options
 from iga.tasks.image import inverse
 from iga.tasks.image.data import ImageData, parse_size
 from iga.train import MethodConfig, TrainConfig, TrainResult
@@ -150,47 +150,32 @@ def build_with(cfg: ImageFitConfig, options: dict[str, Any], seed: int) -> torch
     )
 
 
-_FRESH_CACHE: dict[str, fresh.FreshChoice] = {}
-
-
 def fresh_choice(cfg: ImageFitConfig) -> fresh.FreshChoice | None:
     """FreSh's choice for ``cfg`` (None without ``--fresh``): computed once per image, model
-    and seed (cached), so the run and its key (:func:`run_key`) see the same model."""
-    if not cfg.model.fresh:
-        return None
-    if cfg.keep < 1.0:
+    and seed (cached), so the run and its key (:func:`run_key`) see the same model. With
+    ``--downsample`` it matches the low-resolution image the run trains on; with ``--keep``
+    it is refused (the spectrum would see the held-out pixels)."""
+    if cfg.model.fresh and cfg.keep < 1.0:
         raise ValueError(f"--fresh {inverse.KEEP_NO_FRESH}: leave --fresh out")
-    values = fresh.parse_values(cfg.model.arch, cfg.model.fresh)
-    param = fresh.FRESH_PARAMS[cfg.model.arch][0]
-    if param in cfg.model.options:
-        raise ValueError(f"--fresh chooses {param}: leave --opt {param}=... out, or --fresh out")
-    # what the choice depends on: the pixels, the model and its initial weights
-    probe = (cfg.path, cfg.size, cfg.scale, cfg.downsample, asdict(cfg.model), cfg.method.method)
-    probe += (cfg.train.seed,)
-    key = json.dumps(to_jsonable({"c": probe, "v": values}), sort_keys=True)
-    if key not in _FRESH_CACHE:
+
+    def signal() -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
         size = parse_size(cfg.size) if cfg.size else None
         data = ImageData.from_file(cfg.path, size=size, scale=cfg.scale)
-        coords, target, shape = data.coords, data.target, (data.height, data.width)
-        if cfg.downsample > 1:  # super-resolution: the low-resolution image the run sees
-            k = cfg.downsample
-            if data.height % k or data.width % k:
-                raise ValueError(
-                    f"--downsample {k} does not divide the {data.width}x{data.height} image; "
-                    f"choose a --size whose sides are multiples of {k}"
-                )
-            coords, target = inverse.low_resolution(data, k)
-            shape = (data.height // k, data.width // k)
-        _FRESH_CACHE[key] = fresh.select(
-            cfg.model.arch,
-            lambda extra, seed: build_with(cfg, {**cfg.model.options, **extra}, seed),
-            coords,
-            target,
-            shape,
-            values,
-            seed=cfg.train.seed,
-        )
-    return _FRESH_CACHE[key]
+        k = cfg.downsample
+        if k <= 1:
+            return data.coords, data.target, (data.height, data.width)
+        if data.height % k or data.width % k:
+            raise ValueError(
+                f"--downsample {k} does not divide the {data.width}x{data.height} image; "
+                f"choose a --size whose sides are multiples of {k}"
+            )
+        return (*inverse.low_resolution(data, k), (data.height // k, data.width // k))
+
+    def make(extra: dict[str, object], seed: int) -> torch.nn.Module:
+        return build_with(cfg, {**cfg.model.options, **extra}, seed)
+
+    what = (cfg.path, cfg.size, cfg.scale, cfg.downsample, cfg.method.method)
+    return fresh_options(cfg, what, signal, make)[1]
 
 
 def build_model(cfg: ImageFitConfig) -> torch.nn.Module:
