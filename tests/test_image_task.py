@@ -82,6 +82,8 @@ def test_cli_end_to_end(tiny_png: Path, tmp_path: Path, capsys) -> None:
     assert cfg["model"]["options"] == {"omega0": 20}
     assert cfg["resolved"]["image_size"] == [12, 8]
     assert cfg["resolved"]["n_groups"] == 6
+    # the processor and its kernels' instruction set: a run is bit-reproducible on its kind
+    assert cfg["resolved"]["cpu"].endswith(torch.backends.cpu.get_cpu_capability())
     # refuses to clobber, then overwrites on request
     assert main(argv) == 1
     assert "already holds a run; pass --overwrite" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import os
+import platform
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
     "REPLACED",
     "RUN_FILES",
     "config_key",
+    "cpu_description",
     "prepare",
     "prepare_run_dir",
     "run_state",
@@ -200,3 +202,20 @@ def prepare(out_text: str, overwrite: bool, resume: bool | str, key: str) -> dic
         for p in existing:
             p.rename(aside / p.name)
     return None
+
+
+def cpu_description() -> str:
+    """The processor and the vector instructions torch's kernels use (``AVX512``, ``AVX2``):
+    runs on another processor differ in the last bits, and training amplifies that (a run is
+    reproducible bit for bit on the same kind of machine, not across kinds)."""
+    name = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    name = name or platform.processor() or platform.machine()
+    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "unknown")()
+    return f"{name}, {capability}"

@@ -28,6 +28,7 @@ from iga.harness.writers import (
     _timing_md,
 )
 from iga.io import atomic_write_text, to_jsonable, write_json
+from iga.runs import cpu_description
 from iga.sweep import collect
 
 
@@ -185,7 +186,8 @@ def _summary_json(report: Report, keys: Sequence[str]) -> dict[str, Any]:
         "complete_units": report.complete,
         "missing": [{"run": n, "status": s} for n, s in report.missing],
         "training_seconds": sum(_number(r.get("seconds")) or 0.0 for r in report.records),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
+        f"{cpu_description()}",
         "record_keys": list(keys),
         "cells": [
             {

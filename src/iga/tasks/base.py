@@ -40,7 +40,7 @@ from torch import nn
 from iga.core import IGA
 from iga.io import CSVAppender, physical_memory, save_torch, to_jsonable, write_json
 from iga.methods import adjusts
-from iga.runs import CHECKPOINT_FILE, REPLACED, config_key, prepare
+from iga.runs import CHECKPOINT_FILE, REPLACED, config_key, cpu_description, prepare
 from iga.train import (
     BatchFn,
     LossFn,
@@ -317,6 +317,7 @@ def fit(
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
+        "cpu": cpu_description(),  # the kind of machine a run reproduces on bit for bit
     }
     from iga.tasks.registry import key_facts
 
