@@ -224,6 +224,11 @@ def test_bench_recipes_fresh_and_their_refusals(tmp_path: Path, capsys) -> None:
         code = main(["bench", *bench, "--methods", "vanilla,fresh", "--out", str(tmp_path)])
         err = capsys.readouterr().err.strip()
         assert code != 0 and "--methods fresh" in err and len(err.splitlines()) == 1
+    # an arch without an embedding frequency is named before any run
+    for bench in (["sdf"], ["audio"], ["superres"]):
+        code = main(["bench", *bench, "--methods", "fresh", "--archs", "relu,pe"])
+        err = capsys.readouterr().err.strip()
+        assert code != 0 and "--archs relu lacks" in err and len(err.splitlines()) == 1
     # the occupancy benchmark takes FreSh as an override of every run (its own tier name)
     code = main(["bench", "occupancy", "--fresh", "auto", "--out", str(tmp_path)])
     err = capsys.readouterr().err.strip()

@@ -15,6 +15,7 @@ __all__ = [
     "Recipe",
     "choices",
     "recipe",
+    "fresh_archs",
     "no_fresh",
     "recipe_model",
     "recipe_train",
@@ -155,6 +156,20 @@ def no_fresh(methods: Sequence[str], why: str) -> None:
     listed = [m for m in methods if _parse(m)[0].fresh]
     if listed:
         raise ValueError(f"--methods {', '.join(listed)}: FreSh {why}; leave them out")
+
+
+def fresh_archs(methods: Sequence[str], archs: Sequence[str]) -> None:
+    """One line before any run when ``methods`` lists a FreSh recipe and ``archs`` an arch
+    without an embedding frequency for FreSh to choose."""
+    from iga.models.fresh import FRESH_PARAMS
+
+    listed = [m for m in methods if _parse(m)[0].fresh]
+    lacking = [a for a in archs if a not in FRESH_PARAMS]
+    if listed and lacking:
+        raise ValueError(
+            f"--methods {', '.join(listed)}: FreSh chooses an embedding frequency, which "
+            f"--archs {', '.join(lacking)} lacks; pass --archs among {', '.join(FRESH_PARAMS)}"
+        )
 
 
 def recipes(text: str, flag: str = "--methods") -> list[str]:

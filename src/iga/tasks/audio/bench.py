@@ -167,6 +167,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
 
     archs = _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS))
     methods = _options.recipes(opts.methods)
+    _options.fresh_archs(methods, archs)
     clips = _clips(opts.clips, Path(opts.data))
     return {
         "bench": bench(),

@@ -378,6 +378,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     methods = _options.recipes(opts.methods)
     if axis == "keep":
         _options.no_fresh(methods, KEEP_NO_FRESH)
+    _options.fresh_archs(methods, archs)
     _check_sizes(axis, values, cfg, archs, methods, opts.end)
     seeds = _options.seeds(opts.seeds)
     files = _images(opts.images, Path(opts.data))

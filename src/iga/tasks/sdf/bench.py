@@ -163,6 +163,9 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     from iga.models import ARCH_OPTIONS
 
     shapes = _shapes(opts.shapes, Path(opts.data))
+    archs = _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS))
+    methods = _options.recipes(opts.methods)
+    _options.fresh_archs(methods, archs)
     return {
         "bench": bench(),
         "tier": tier,
@@ -170,8 +173,8 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
         "axes": {
             "seed": _options.seeds(opts.seeds),
             "shape": list(shapes),
-            "arch": _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS)),
-            "method": _options.recipes(opts.methods),
+            "arch": archs,
+            "method": methods,
         },
         "options": {"shapes": {k: str(v) for k, v in shapes.items()}},
         "report": "table",
