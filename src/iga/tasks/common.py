@@ -22,6 +22,7 @@ __all__ = [
     "fresh_facts",
     "fresh_options",
     "group_batches",
+    "mesh_fresh",
     "no_fresh",
     "predict",
     "recorded_fresh",
@@ -124,6 +125,23 @@ def cube_signal(values: Any) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...
     n = pts.shape[0]
     coords = torch.from_numpy(np.ascontiguousarray(pts.reshape(-1, 3)))
     return coords, torch.from_numpy(np.ascontiguousarray(vals.reshape(-1, 1))), (n, n, n)
+
+
+def mesh_fresh(
+    cfg: Any, grid: Callable[[], Any], build: Callable[[Any, dict[str, Any], int], torch.nn.Module]
+) -> tuple[dict[str, object], Any]:
+    """:func:`fresh_options` for the mesh tasks (occupancy, SDF): the field on its R³ grid
+    (``grid()``, read by :func:`cube_signal`) against ``build(cfg, options, seed)``'s model;
+    the choice depends on the mesh file, ``cfg.resolution``, ``cfg.margin`` and the method."""
+    from pathlib import Path
+
+    what = (str(Path(cfg.path).resolve()), cfg.resolution, cfg.margin, cfg.method.method)
+    return fresh_options(
+        cfg,
+        what,
+        lambda: cube_signal(grid()),
+        lambda extra, seed: build(cfg, {**cfg.model.options, **extra}, seed),
+    )
 
 
 def recorded_fresh(resolved: dict[str, Any]) -> dict[str, object]:

@@ -54,9 +54,8 @@ from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
 from iga.tasks.common import (
     batch_order,
-    cube_signal,
     fresh_facts,
-    fresh_options,
+    mesh_fresh,
     save_surface,
 )
 from iga.tasks.occupancy.grid import OccupancyGrid, occupancy_grid
@@ -208,15 +207,11 @@ def fresh_choice(cfg: OccupancyFitConfig) -> tuple[dict[str, object], Any]:
     """FreSh on the occupancy grid's 3-D spectrum (the authors' 3-D spectrum, on at most 32³
     of its points: :func:`iga.tasks.common.cube_signal`)."""
 
-    def signal() -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+    def grid() -> np.ndarray:
         cache = cfg.cache_dir or None
-        return cube_signal(occupancy_grid(cfg.path, cfg.resolution, cfg.margin, cache).occupancy)
+        return occupancy_grid(cfg.path, cfg.resolution, cfg.margin, cache).occupancy
 
-    def make(extra: dict[str, object], seed: int) -> torch.nn.Module:
-        return _build(cfg, {**cfg.model.options, **extra}, seed)
-
-    what = (str(Path(cfg.path).resolve()), cfg.resolution, cfg.margin, cfg.method.method)
-    return fresh_options(cfg, what, signal, make)
+    return mesh_fresh(cfg, grid, _build)
 
 
 def _build(cfg: OccupancyFitConfig, options: dict[str, Any], seed: int) -> torch.nn.Module:

@@ -47,10 +47,9 @@ from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
 from iga.tasks.common import (
-    cube_signal,
     fresh_facts,
-    fresh_options,
     group_batches,
+    mesh_fresh,
     no_fresh,
     predict,
     save_surface,
@@ -176,15 +175,7 @@ def fresh_choice(cfg: SDFFitConfig) -> tuple[dict[str, object], Any]:
     if cfg.loss != "regression":
         no_fresh(cfg, SIREN_NO_FRESH)
         return {}, None
-
-    def signal() -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
-        return cube_signal(SDFTask()._samples(cfg).grid)
-
-    def make(extra: dict[str, object], seed: int) -> torch.nn.Module:
-        return _build(cfg, {**cfg.model.options, **extra}, seed)
-
-    what = (str(Path(cfg.path).resolve()), cfg.resolution, cfg.margin, cfg.method.method)
-    return fresh_options(cfg, what, signal, make)
+    return mesh_fresh(cfg, lambda: SDFTask()._samples(cfg).grid, _build)
 
 
 def _build(cfg: SDFFitConfig, options: dict[str, Any], seed: int) -> torch.nn.Module:
