@@ -155,8 +155,7 @@ def fresh_choice(cfg: AudioFitConfig) -> tuple[dict[str, object], Any]:
         return data.coords(), data.target(), (int(data.samples.shape[0]),)
 
     def make(extra: dict[str, object], seed: int) -> torch.nn.Module:
-        data = load(cfg)
-        n, c = data.samples.shape
+        n, c = load(cfg).samples.shape  # cached: read once per file and crop
         return _build(cfg, n, c, {**cfg.model.options, **extra}, seed)
 
     what = (str(Path(cfg.path).resolve()), cfg.offset, cfg.duration, cfg.siren_omega)

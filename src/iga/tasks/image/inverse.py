@@ -71,8 +71,14 @@ def _psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
 def low_resolution(data: ImageData, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Super-resolution's training pixels: ``(coords [N, 2], values [N, 3])`` of the image
     reduced ``k``× by area averaging, at the blocks' centres in the full image's frame
-    (row-major over the ``h/k × w/k`` grid)."""
+    (row-major over the ``h/k × w/k`` grid); one line naming ``--downsample`` when ``k`` does
+    not divide both sides."""
     h, w = data.height, data.width
+    if h % k or w % k:
+        raise ValueError(
+            f"--downsample {k} does not divide the {w}x{h} image; choose a --size whose "
+            f"sides are multiples of {k}"
+        )
     low = data.image.reshape(h // k, k, w // k, k, 3).mean(dim=(1, 3))
     centre = image_coords(h, w, device=data.coords.device).reshape(h // k, k, w // k, k, 2)
     return centre.mean(dim=(1, 3)).reshape(-1, 2), low.reshape(-1, 3)
@@ -115,11 +121,6 @@ def adapt(cfg: Any, job: Fit, data: ImageData, groups: torch.Tensor) -> Fit:
         job.resolved.update({"kept_pixels": int(mask.sum()), "n_groups": int(g.shape[0])})
     else:
         k = cfg.downsample
-        if h % k or w % k:
-            raise ValueError(
-                f"--downsample {k} does not divide the {w}x{h} image; choose a --size whose "
-                f"sides are multiples of {k}"
-            )
         job.inputs, job.target = low_resolution(data, k)
         from iga.core import groups as groups_mod
 

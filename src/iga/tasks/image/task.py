@@ -164,11 +164,6 @@ def fresh_choice(cfg: ImageFitConfig) -> fresh.FreshChoice | None:
         k = cfg.downsample
         if k <= 1:
             return data.coords, data.target, (data.height, data.width)
-        if data.height % k or data.width % k:
-            raise ValueError(
-                f"--downsample {k} does not divide the {data.width}x{data.height} image; "
-                f"choose a --size whose sides are multiples of {k}"
-            )
         return (*inverse.low_resolution(data, k), (data.height // k, data.width // k))
 
     def make(extra: dict[str, object], seed: int) -> torch.nn.Module:

@@ -328,11 +328,11 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
             ("", opts.schedule),
             ("decay", opts.decay),
             ("lr", opts.lr),
-            ("fresh", "" if opts.fresh in ("", "auto") else opts.fresh.replace(",", "-")),
         )
         if v
     ]
-    tags += ["fresh"] if opts.fresh == "auto" else []
+    if opts.fresh:  # cpu_fresh for auto, cpu_fresh2-6 for a list
+        tags.append("fresh" + ("" if opts.fresh == "auto" else opts.fresh.replace(",", "-")))
     train = replace(
         cfg.train,
         steps=opts.steps or cfg.train.steps,
