@@ -1,6 +1,7 @@
 """FreSh beyond images: the 1-D and 3-D spectra, the choice on the audio, occupancy, SDF and
-super-resolution tasks (recorded, and not made again when a run is loaded), and one-line
-refusals where the task never sees its signal (CT, inpainting, SIREN's SDF loss)."""
+super-resolution tasks (recorded, and not made again when a run is loaded), CT's choice on
+the filtered back-projection of its training projections, and one-line refusals where the task
+never sees its signal (inpainting, SIREN's SDF loss)."""
 
 from __future__ import annotations
 
@@ -192,10 +193,52 @@ def test_superres_fresh_sees_the_low_resolution_image_only(
     assert seen["shape"] == (8, 12)  # the 24x16 image reduced 2x
 
 
+def test_ct_fresh_matches_the_fbp_of_the_training_projections_only(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from skimage.transform import iradon, radon
+
+    from iga.tasks.ct.data import load_slice
+
+    seen = {}
+    original = fresh.select
+
+    def spy(arch, make, coords, target, shape, *args, **kwargs):
+        seen.update(target=target.clone(), shape=tuple(shape))
+        return original(arch, make, coords, target, shape, *args, **kwargs)
+
+    monkeypatch.setattr(fresh, "select", spy)
+    out = tmp_path / "ct"
+    argv = ["fit", "ct", "phantom", "--size", "16", "--angles", "8", "--val-angles", "2"]
+    argv += ["--arch", "siren", "--fresh", "20,60", "--width", "8", "--batch-groups", "8"]
+    argv += ["--end", "4"]
+    argv += ["--steps", "2", "--eval-every", "1", "--device", "cpu", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    held = saved["resolved"]["val_angles_deg"]
+    train = [a for a in np.arange(8) * 22.5 if a not in held]
+    assert len(held) == 2 and len(train) == 6
+    # independently: radon of the slice at the training angles only, back-projected
+    truth = load_slice("phantom", 16)[0]
+    with np.errstate(all="ignore"):
+        sino = radon(truth, theta=train, circle=False)
+        want = iradon(sino, theta=train, circle=False, filter_name="ramp", output_size=16)
+    assert seen["shape"] == (16, 16)
+    np.testing.assert_allclose(
+        seen["target"].numpy().reshape(16, 16), np.clip(want, 0, 1), atol=1e-5
+    )
+    assert not np.allclose(seen["target"].numpy().reshape(16, 16), truth, atol=0.05)
+    assert saved["resolved"]["fresh"]["chosen"] in (20.0, 60.0)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fresh"] == f"first_omega0={saved['resolved']['fresh']['chosen']:g}"
+    monkeypatch.setattr(fresh, "select", original)
+    field = _load_without_choosing(out, monkeypatch)
+    assert torch.isfinite(field(torch.zeros(3, 2))).all()
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["fit", "ct", "phantom", "--size", "32", "--arch", "siren"], "never sees the slice"),
         (["fit", "image", "{png}", "--keep", "0.5", "--arch", "siren"], "--keep holds out"),
         (["fit", "sdf", "{mesh}", "--loss", "siren", "--arch", "siren"], "--loss regression"),
         (["fit", "audio", "{wav}", "--arch", "relu"], "relu has none"),
@@ -220,12 +263,11 @@ def test_bench_recipes_fresh_and_their_refusals(tmp_path: Path, capsys) -> None:
     assert options.recipe_model("fresh+iga", model).fresh == "auto"
     assert options.recipe_model("muon", model) is model  # the other recipes keep their keys
     assert options.recipe("fresh+iga")[:2] == ("iga", "adam")
-    for bench in (["ct", "--angles", "20"], ["inpainting"]):
-        code = main(["bench", *bench, "--methods", "vanilla,fresh", "--out", str(tmp_path)])
-        err = capsys.readouterr().err.strip()
-        assert code != 0 and "--methods fresh" in err and len(err.splitlines()) == 1
+    code = main(["bench", "inpainting", "--methods", "vanilla,fresh", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "--methods fresh" in err and len(err.splitlines()) == 1
     # an arch without an embedding frequency is named before any run
-    for bench in (["sdf"], ["audio"], ["superres"]):
+    for bench in (["sdf"], ["audio"], ["superres"], ["ct", "--angles", "20"]):
         code = main(["bench", *bench, "--methods", "fresh", "--archs", "relu,pe"])
         err = capsys.readouterr().err.strip()
         assert code != 0 and "--archs relu lacks" in err and len(err.splitlines()) == 1

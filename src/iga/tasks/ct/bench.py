@@ -24,7 +24,7 @@ from iga.io import to_jsonable
 from iga.models.config import ModelConfig
 from iga.sweep import RunSpec
 from iga.tasks.ct.data import PHANTOM
-from iga.tasks.ct.task import CT_NO_FRESH, CTFitConfig, run_key
+from iga.tasks.ct.task import CTFitConfig, run_key
 from iga.train import MethodConfig, TrainConfig
 
 __all__ = ["HELP", "METHODS", "TIERS", "Options", "bench", "make_run", "run_ct", "setup"]
@@ -79,7 +79,7 @@ def make_run(ctx: Context, cell: dict[str, Any]) -> RunSpec:
         tier,
         path=str(ctx.options["slices"][cell["slice"]]),
         angles=int(cell["angles"]),
-        model=replace(tier.model, arch=cell["arch"]),
+        model=_options.recipe_model(cell["method"], replace(tier.model, arch=cell["arch"])),
         method=replace(tier.method, method=method),
         train=train,
         out=str(out),
@@ -203,7 +203,6 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
     """The :func:`iga.harness.plan` arguments for ``opts``."""
     tier, cfg = _options.tier_with_steps(TIERS, ro.tier, opts.steps)
     angles = _angles(opts.angles)
-    _options.no_fresh(_options.recipes(opts.methods), CT_NO_FRESH)
     if opts.val_angles < 0 or opts.val_angles >= min(angles):
         raise ValueError(
             f"--val-angles must be in [0, {min(angles)}) for --angles {opts.angles} (it sets "
@@ -223,6 +222,7 @@ def setup(name: str, opts: Options, ro: RunOptions) -> dict[str, Any]:
 
     archs = _options.choices("--archs", opts.archs, tuple(ARCH_OPTIONS))
     methods = _options.recipes(opts.methods)
+    _options.fresh_archs(methods, archs)
     slices = _slices(opts.slices, Path(opts.data))
     return {
         "bench": bench(),

@@ -32,6 +32,7 @@ from iga.io import PathLike
 __all__ = [
     "PHANTOM",
     "angles_deg",
+    "fbp",
     "load_slice",
     "padded_size",
     "project",
@@ -126,6 +127,23 @@ def sinogram(slice_: np.ndarray, angles: np.ndarray) -> np.ndarray:
         warnings.simplefilter("ignore")
         sino = radon(slice_, theta=angles, circle=False)
     return sino / padded_size(slice_.shape[0])
+
+
+def fbp(sino: np.ndarray, angles: np.ndarray, size: int) -> np.ndarray:
+    """Filtered back-projection (scikit-image's ``iradon``, ramp filter) of a sinogram of
+    :func:`sinogram`'s scale (``[M, n_angles]``) at ``angles`` (degrees): the ``[size, size]``
+    slice, clipped to [0, 1]. The classical baseline, and FreSh's stand-in for the slice."""
+    from skimage.transform import iradon
+
+    with np.errstate(all="ignore"):
+        out = iradon(
+            sino * padded_size(size),
+            theta=angles,
+            circle=False,
+            filter_name="ramp",
+            output_size=size,
+        )
+    return np.clip(out, 0.0, 1.0)
 
 
 def ray_points(rays: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,12 +13,14 @@ __all__ = ["field"]
 
 def field(record: RunRecord, data: PathLike | None = None) -> ImageField:
     """The slice of a finished CT run as a one-channel :class:`ImageField`."""
+    from iga.tasks.common import recorded_fresh
     from iga.tasks.ct.task import Projector, build_model
 
     del data
     cfg = record.config
     # the run saved the Projector's weights; the INR inside it is the field
-    model = load_weights(Projector(build_model(cfg), cfg.size), record).inr
+    inr = build_model(cfg, recorded_fresh(record.resolved))
+    model = load_weights(Projector(inr, cfg.size), record).inr
     if cfg.method.method == "fr":
         model = model.merge()  # type: ignore[operator]
     return ImageField(

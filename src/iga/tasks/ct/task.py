@@ -44,11 +44,12 @@ from iga.models.config import ModelConfig
 from iga.optim import recipe_lr
 from iga.tasks import registry
 from iga.tasks.base import Fit, check_ints, config_from_dict, fit
-from iga.tasks.common import group_batches, no_fresh, predict, window_groups
+from iga.tasks.common import fresh_facts, fresh_options, group_batches, predict, window_groups
 from iga.tasks.ct.data import (
     PHANTOM,
     all_rays,
     angles_deg,
+    fbp,
     load_slice,
     padded_size,
     project,
@@ -57,7 +58,16 @@ from iga.tasks.ct.data import (
 from iga.tasks.image.data import image_coords
 from iga.train import MethodConfig, TrainConfig, TrainResult
 
-__all__ = ["CTFitConfig", "CTTask", "Projector", "build_model", "fit_ct", "run_key"]
+__all__ = [
+    "CTFitConfig",
+    "CTTask",
+    "Projector",
+    "build_model",
+    "fit_ct",
+    "fresh_choice",
+    "fresh_signal",
+    "run_key",
+]
 
 
 def default_lr(arch: str) -> float:
@@ -141,17 +151,16 @@ class Projector(nn.Module):
         return f"{self.inr.describe()} (integrated along rays)"  # type: ignore[operator]
 
 
-CT_NO_FRESH = (
-    "matches the network's output spectrum to the signal's, and CT never sees the slice, only "
-    "its projections"
-)
-"""Why ``--fresh`` is refused on CT (an FBP stand-in for the slice is not implemented)."""
+def build_model(cfg: CTFitConfig, fresh: dict[str, object] | None = None) -> nn.Module:
+    """The INR of ``cfg`` (2 -> 1), initialised from ``cfg.train.seed``; with ``--fresh``, at
+    FreSh's choice (``fresh``: a recorded choice, so a loaded run does not choose again)."""
+    if fresh is None:
+        fresh = fresh_choice(cfg)[0]
+    return _build(cfg, {**cfg.model.options, **fresh}, cfg.train.seed)
 
 
-def build_model(cfg: CTFitConfig) -> nn.Module:
-    """The INR of ``cfg`` (2 -> 1), initialised from ``cfg.train.seed``."""
-    no_fresh(cfg, CT_NO_FRESH)
-    options = dict(cfg.model.options)
+def _build(cfg: CTFitConfig, options: dict[str, Any], seed: int) -> nn.Module:
+    options = dict(options)
     if cfg.method.method == "bn":
         # Trained on points along rays, scored on the pixel grid: BN's eval mode needs the
         # running statistics of the training batches (batch statistics of the grid would
@@ -163,9 +172,33 @@ def build_model(cfg: CTFitConfig) -> nn.Module:
         1,
         hidden_features=cfg.model.width,
         hidden_layers=cfg.model.hidden_layers,
-        seed=cfg.train.seed,
+        seed=seed,
         method=model_method(cfg.method.method),
         **options,
+    )
+
+
+def fresh_signal(cfg: CTFitConfig) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+    """What FreSh matches on CT, which never sees the slice: the filtered back-projection
+    (:func:`~iga.tasks.ct.data.fbp`) of the projections the run trains on (noise included,
+    ``--val-angles`` left out), on the N×N pixel grid: ``(coords [N², 2], fbp [N², 1], (N, N))``.
+    iga's extension: FreSh's authors match the signal itself."""
+    _, angles, sino, _ = measurements(cfg)
+    train = ~val_angle_mask(len(angles), cfg.val_angles, cfg.train.seed)
+    stand_in = fbp(sino[:, train], angles[train], cfg.size).astype(np.float32)
+    coords = image_coords(cfg.size, cfg.size)
+    return coords, torch.from_numpy(stand_in.reshape(-1, 1)), (cfg.size, cfg.size)
+
+
+def fresh_choice(cfg: CTFitConfig) -> tuple[dict[str, object], Any]:
+    """FreSh's choice for ``cfg`` on :func:`fresh_signal` (``({}, None)`` without ``--fresh``),
+    with the image task's candidates: the slice's coordinates are the image task's."""
+    what = (str(cfg.path), cfg.size, cfg.angles, cfg.noise, cfg.val_angles, cfg.method.method)
+    return fresh_options(
+        cfg,
+        what,
+        lambda: fresh_signal(cfg),
+        lambda extra, seed: _build(cfg, {**cfg.model.options, **extra}, seed),
     )
 
 
@@ -276,6 +309,7 @@ class CTTask:
                 "points_per_group": p,
                 "rays_per_step": batch * p,
                 "note": note,
+                **fresh_facts(fresh_choice(cfg)[1])[0],
             },
             groups_flag="--batch-groups",
         )
@@ -293,8 +327,6 @@ class CTTask:
     def evaluate(
         self, cfg: CTFitConfig, fit: Fit, result: TrainResult, out: Path
     ) -> dict[str, Any]:
-        from skimage.transform import iradon
-
         model = fit.model
         model.eval()  # BN: the running statistics of the training rays, as validation used
         model.load_state_dict(result.final_state)
@@ -302,15 +334,7 @@ class CTTask:
         model.load_state_dict(result.best_state)
         best = self.slice_of(model).clamp(0, 1).cpu()
         truth = self.truth.cpu()
-        with np.errstate(all="ignore"):
-            fbp = iradon(
-                self.sino * padded_size(cfg.size),
-                theta=self.angles,
-                circle=False,
-                filter_name="ramp",
-                output_size=cfg.size,
-            )
-        fbp_t = torch.from_numpy(np.clip(fbp, 0, 1).astype(np.float32))
+        fbp_t = torch.from_numpy(fbp(self.sino, self.angles, cfg.size).astype(np.float32))
         save_torch(out / "best.pt", result.best_state)
         save_torch(out / "final.pt", result.final_state)
         save_png(out / "reconstruction.png", best.numpy())
@@ -348,6 +372,7 @@ class CTTask:
             "oracle_step": max(held, key=lambda sv: sv[1])[0] if held else None,
             "fbp_psnr": fbp_psnr,
             "fbp_ssim": metrics.ssim(fbp_t, truth),
+            **fresh_facts(fresh_choice(cfg)[1])[1],
         }
 
 
