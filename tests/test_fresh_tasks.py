@@ -236,9 +236,63 @@ def test_ct_fresh_matches_the_fbp_of_the_training_projections_only(
     assert torch.isfinite(field(torch.zeros(3, 2))).all()
 
 
+def test_function_fresh_reads_the_sines_and_loads_without_choosing(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from iga.tasks.function1d.signal import SignalConfig, make_signal
+
+    seen = {}
+    original = fresh.select
+
+    def spy(arch, make, coords, target, shape, *args, **kwargs):
+        seen.update(target=target.clone(), shape=tuple(shape))
+        return original(arch, make, coords, target, shape, *args, **kwargs)
+
+    monkeypatch.setattr(fresh, "select", spy)
+    out = tmp_path / "f"
+    argv = ["fit", "function", "--arch", "pe", "--fresh", "2,8", "--points", "64", "--width"]
+    argv += ["16", "--hidden-layers", "2", "--method", "vanilla", "--steps", "2", "--freqs"]
+    argv += ["3,9"]
+    argv += ["--device", "cpu", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    assert seen["shape"] == (64,)
+    signal = make_signal(SignalConfig(points=64, freqs="3,9"))
+    torch.testing.assert_close(seen["target"], signal.target)
+    saved = json.loads((out / "config.json").read_text())
+    chosen = saved["resolved"]["fresh"]["chosen"]
+    assert saved["resolved"]["fresh"]["param"] == "pe_levels" and chosen in (2, 8)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fresh"] == f"pe_levels={chosen}"
+    monkeypatch.setattr(fresh, "select", original)
+    field = _load_without_choosing(out, monkeypatch)
+    assert torch.isfinite(field.sample(16)[1]).all()
+
+
+def test_function_opt_scales_the_weights_and_keeps_old_run_keys() -> None:
+    from dataclasses import asdict
+
+    from iga.runs import config_key
+    from iga.tasks.function1d.task import FunctionFitConfig, NetConfig, build_net
+
+    plain = build_net(NetConfig(arch="siren", width=8, hidden_layers=2), 1, seed=3)
+    scaled = build_net(
+        NetConfig(arch="siren", width=8, hidden_layers=2, options={"weight_scale": 2.0}), 1, 3
+    )
+    weights = [n for n, _ in plain.named_parameters() if n.endswith("weight")]
+    first, last = dict(plain.named_parameters()), dict(scaled.named_parameters())
+    torch.testing.assert_close(last[weights[0]], 2 * first[weights[0]])
+    torch.testing.assert_close(last[weights[-1]], first[weights[-1]])
+    # --opt and --fresh at their defaults stay out of the key: committed 1D runs keep theirs
+    cfg = json.loads(json.dumps(asdict(FunctionFitConfig())))
+    older = {**cfg, "net": {k: v for k, v in cfg["net"].items() if k not in ("options", "fresh")}}
+    assert config_key(cfg) == config_key(older)
+    assert config_key({**cfg, "net": {**cfg["net"], "fresh": "auto"}}) != config_key(older)
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
+        (["fit", "function", "--arch", "relu"], "relu has none"),
         (["fit", "image", "{png}", "--keep", "0.5", "--arch", "siren"], "--keep holds out"),
         (["fit", "sdf", "{mesh}", "--loss", "siren", "--arch", "siren"], "--loss regression"),
         (["fit", "audio", "{wav}", "--arch", "relu"], "relu has none"),
@@ -254,6 +308,43 @@ def test_tasks_that_cannot_see_their_signal_refuse_fresh_in_one_line(
     code = main([*argv, "--fresh", "auto", "--steps", "1", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip()
     assert code != 0 and "--fresh" in err and words in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_function_fresh_plan_is_exp2s_siren_fit_and_round_trips(tmp_path: Path) -> None:
+    from iga.tasks.function1d.plans import EXPERIMENTS, load_plan, plan_to_dict
+
+    plan, exp2 = EXPERIMENTS["function1d-fresh"]("cpu"), EXPERIMENTS["function1d-exp2"]("cpu")
+    assert plan.runs["siren-vanilla"] == exp2.runs["siren-vanilla"]
+    assert plan.runs["siren-iga"] == exp2.runs["siren-g8-end8"]
+    fresh_runs = [n for n, c in plan.runs.items() if c.net.fresh]
+    assert sorted(fresh_runs) == [
+        "pe-fresh-iga",
+        "pe-fresh-vanilla",
+        "siren-fresh-iga",
+        "siren-fresh-vanilla",
+    ]
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan_to_dict(plan)))
+    assert load_plan(path).runs == plan.runs
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--arch", "arora", "--opt", "weight_scale=2"], "--opt needs an INR arch"),
+        (["--arch", "arora", "--fresh", "auto"], "--fresh needs an INR arch"),
+        (["--arch", "siren", "--opt", "omega0=3"], "set it with --omega0"),
+        (["--arch", "siren", "--opt", "pe_levels=3"], "unknown option for --arch siren"),
+        (["--arch", "pe", "--fresh", "auto", "--opt", "pe_levels=3"], "leave --opt pe_levels"),
+    ],
+)
+def test_function_bad_opt_or_fresh_is_one_line(
+    extra: list[str], words: str, tmp_path: Path, capsys
+) -> None:
+    code = main(["fit", "function", *extra, "--steps", "1", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and words in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
 
 

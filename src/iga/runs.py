@@ -79,8 +79,15 @@ _ADDED_LATER: dict[str, dict[str, Any]] = {
     "train": {"schedule": "step", "optimizer_options": {}},
     "method": {"solver": "exact", "solver_iters": 2},
     "model": {"fresh": ""},
-    # NeRF: FR options; redraw_dead changed nothing for the committed runs (alive at init)
-    "net": {"fr_alpha": 0.005, "fr_layers": "feature", "redraw_dead": True},
+    # NeRF: FR options; redraw_dead changed nothing for the committed runs (alive at init);
+    # the 1D task: --opt and --fresh
+    "net": {
+        "fr_alpha": 0.005,
+        "fr_layers": "feature",
+        "redraw_dead": True,
+        "options": {},
+        "fresh": "",
+    },
     # NeRF: the occupancy grid (off by default)
     "render": {
         "grid": 0,
@@ -90,6 +97,9 @@ _ADDED_LATER: dict[str, dict[str, Any]] = {
         "grid_floor": 0.01,
     },
 }
+"""Per config section, fields added after results were committed, with the value every older
+run used: left out of the key at that value, so finished runs keep their keys (and are not
+re-run)."""
 _ADDED_LATER_TOP: dict[str, Any] = {
     "keep": 1.0,
     "downsample": 1,
@@ -99,9 +109,6 @@ _ADDED_LATER_TOP: dict[str, Any] = {
 }
 """Top-level config fields added after results were committed (the image task's inverse
 problems, the SDF task's ``--loss``), left out of the key at their defaults."""
-"""Per config section, fields added after results were committed, with the value every older
-run used: left out of the key at that value, so finished runs keep their keys (and are not
-re-run)."""
 
 
 def config_key(config: Mapping[str, Any], resolved: Mapping[str, Any] | None = None) -> str:

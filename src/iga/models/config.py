@@ -30,7 +30,7 @@ class ModelConfig:
             "help": "FreSh (ICLR 2025): before training, choose the embedding frequency "
             "(siren/finer: first_omega0, pe: pe_levels) whose untrained output spectrum is "
             "closest to the signal's; 'auto' for the task's candidates or a list such as "
-            "20,40,60 (image, super-resolution, audio, occupancy, SDF)"
+            "20,40,60 (image, super-resolution, audio, occupancy, SDF; CT: on the FBP)"
         },
     )
 

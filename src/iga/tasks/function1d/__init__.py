@@ -33,6 +33,7 @@ def _overrides() -> dict[str, dict[str, Any]]:
         "sampling": {"choices": SAMPLING},
         "optimizer": {"choices": tuple(OPTIMIZERS)},
         "eval_every": {"min": 1},
+        "options": {"flag": "--opt"},
     }
 
 

@@ -1,4 +1,5 @@
-"""``iga experiment function1d-exp1|exp2``: the paper's 1D experiments (Sec. 5), declared.
+"""``iga experiment function1d-exp1|exp2``: the paper's 1D experiments (Sec. 5), declared;
+``function1d-rivals|fresh``: IGA's rivals on Exp. 2's fits.
 
 Each experiment is a *plan*: named 1D fits (:class:`~iga.tasks.function1d.task.FunctionFitConfig`)
 with legend labels and figure panels; the tier (``cpu`` or ``paper``) decides the plan. On
@@ -71,7 +72,7 @@ def _figures(report: Report, out: Path) -> None:
 
 
 def bench(experiment: str) -> Bench:
-    """The declaration of ``function1d-exp1``, ``function1d-exp2`` or ``function1d-rivals``."""
+    """The declaration of ``function1d-exp1``, ``-exp2``, ``-rivals`` or ``-fresh``."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose {', '.join(EXPERIMENTS)}")
     return Bench(
@@ -104,6 +105,8 @@ HELP = {
     "function1d-exp1": "Sec. 5 Exp. 1: identity vs S (NTK) vs S̃ (eNTK) vs S̃_e (IGA)",
     "function1d-exp2": "Sec. 5 Exp. 2: IGA end 2..8 and group sizes 1/4/8, ReLU and SIREN",
     "function1d-rivals": "Exp. 2's ReLU fit with Adam, Muon and ESGD, each alone and with IGA",
+    "function1d-fresh": "Exp. 2's SIREN fit, SIREN and PE, with FreSh's frequency, alone and "
+    "with IGA",
 }
 """The commands this module declares (``iga experiment NAME``) and their help lines."""
 

@@ -52,12 +52,14 @@ class SignalField(Field):
 
 def field(record: RunRecord, data: PathLike | None = None) -> SignalField:
     """The :class:`SignalField` of a finished 1D run (``data`` is not needed)."""
+    from iga.tasks.common import recorded_fresh
     from iga.tasks.function1d.task import build_net
 
     del data
     cfg = record.config
     circle = cfg.signal.coords == "circle"
-    net = load_weights(build_net(cfg.net, 2 if circle else 1, cfg.train.seed), record)
+    fresh = recorded_fresh(record.resolved)
+    net = load_weights(build_net(cfg.net, 2 if circle else 1, cfg.train.seed, fresh), record)
     return SignalField(
         record,
         FieldModule(net, pre="circle" if circle else ""),

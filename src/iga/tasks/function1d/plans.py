@@ -223,10 +223,42 @@ def rivals_plan(tier: str = "cpu") -> Plan:
     return Plan("function1d-rivals", tier, notes, runs, labels, panels)
 
 
+def fresh_plan(tier: str = "cpu") -> Plan:
+    """The rival FreSh (issue 23) on Exp. 2's SIREN fit, and on the same fit with PE: FreSh
+    chooses SIREN's first-layer ω₀ (10…200; the hidden layers keep Exp. 2's ω₀ = 5) or PE's
+    levels (1…10) from the sines' 1-D spectrum before training, alone and with IGA (groups
+    of 8, end 8), beside the arch's default (SIREN: ω₀ = 5 in every layer; PE: 6 levels).
+    The network, signal and run length are :func:`exp2_plan`'s SIREN ones (width 256, 4
+    hidden layers, sines at 20…120 cycles, 2048 points; cpu: 2000 steps at Adam 2.5e-4)."""
+    _check_tier(tier)
+    base = exp2_plan(tier).runs["siren-vanilla"]
+    iga = AdjustConfig(method="iga", end=8, ref="end", group=8)
+    runs: dict[str, FunctionFitConfig] = {}
+    labels: dict[str, str] = {}
+    panels: dict[str, list[str]] = {}
+    for arch in ("siren", "pe"):
+        net = replace(base.net, arch=arch)
+        for fresh, tag in (("", ""), ("auto", "fresh-")):
+            for adjust, label in ((base.adjust, "vanilla"), (iga, "IGA")):
+                name = f"{arch}-{tag}{'iga' if adjust is iga else 'vanilla'}"
+                runs[name] = replace(base, net=replace(net, fresh=fresh), adjust=adjust)
+                labels[name] = (
+                    f"FreSh + {label}" if fresh and adjust is iga else ("FreSh" if fresh else label)
+                )
+                panels.setdefault(f"{arch}", []).append(name)
+    notes = (
+        "Exp. 2's SIREN fit (width 256, 4 hidden layers, hidden ω₀ 5, sines at 20..120 "
+        f"cycles, 2048 points, {base.train.steps} steps at Adam {base.train.lr:g}) with SIREN "
+        "and PE; FreSh chooses SIREN's first ω₀ or PE's levels; IGA groups of 8, end 8"
+    )
+    return Plan("function1d-fresh", tier, notes, runs, labels, panels)
+
+
 EXPERIMENTS: dict[str, Callable[[str], Plan]] = {
     "function1d-exp1": exp1_plan,
     "function1d-exp2": exp2_plan,
     "function1d-rivals": rivals_plan,
+    "function1d-fresh": fresh_plan,
 }
 
 

@@ -42,6 +42,7 @@ from iga.models import ARCH_OPTIONS, build
 from iga.models.relu2 import TwoLayerReLU
 from iga.tasks.base import Fit, fit
 from iga.tasks.base import config_from_dict as _config_from_dict
+from iga.tasks.common import fresh_facts
 from iga.tasks.function1d.figures import _fit_plot, delta_heatmaps, mse_curves
 from iga.tasks.function1d.signal import (
     Signal,
@@ -66,6 +67,7 @@ __all__ = [
     "delta_heatmaps",
     "dft_bins",
     "fit_function",
+    "fresh_choice",
     "make_signal",
     "mse_curves",
     "relative_errors",
@@ -100,6 +102,21 @@ class NetConfig:
         default=4, metadata={"help": "hidden activations (linears = this + 1); ignored by arora"}
     )
     omega0: float = field(default=5.0, metadata={"help": "ω₀ of siren/finer/wire activations"})
+    options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "arch option, e.g. weight_scale=2 (every arch but arora), pe_levels=6 "
+            "(pe), first_omega0=30 (siren/finer: the first layer's ω₀)"
+        },
+    )
+    fresh: str = field(
+        default="",
+        metadata={
+            "help": "FreSh (ICLR 2025): before training, choose siren/finer's first_omega0 or "
+            "pe's pe_levels whose untrained output spectrum is closest to the signal's 1-D "
+            "spectrum; 'auto' (ω₀ 10…200, L 1…10) or a list such as 10,30,60"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.arch not in net_archs():
@@ -108,6 +125,24 @@ class NetConfig:
             raise ValueError(
                 f"width ({self.width}) and hidden_layers ({self.hidden_layers}) must be >= 1"
             )
+        if self.arch == "arora" and (self.options or self.fresh):
+            flag = "--opt" if self.options else "--fresh"
+            raise ValueError(f"{flag} needs an INR arch; arora (Exp. 1's network) has no options")
+        if self.arch == "arora":
+            return
+        from iga.models import check_options
+        from iga.models.fresh import FRESH_PARAMS, parse_values
+
+        if "omega0" in self.options:
+            raise ValueError("--opt omega0: set it with --omega0, not --opt")
+        check_options(self.options, self.arch, "vanilla")
+        if self.fresh:
+            parse_values(self.arch, self.fresh)
+            if FRESH_PARAMS[self.arch][0] in self.options:
+                raise ValueError(
+                    f"--fresh chooses {FRESH_PARAMS[self.arch][0]}: leave --opt "
+                    f"{FRESH_PARAMS[self.arch][0]}=... out, or --fresh out"
+                )
 
 
 @dataclass
@@ -187,13 +222,40 @@ def config_from_dict(data: Mapping[str, Any]) -> FunctionFitConfig:
 # --- networks and adjusters -------------------------------------------------------------------
 
 
-def build_net(cfg: NetConfig, in_features: int, seed: int) -> nn.Module:
-    """The network of ``cfg`` for ``in_features`` inputs, initialised from ``seed``."""
+def build_net(
+    cfg: NetConfig, in_features: int, seed: int, fresh: Mapping[str, object] | None = None
+) -> nn.Module:
+    """The network of ``cfg`` for ``in_features`` inputs, initialised from ``seed``, with
+    ``--opt`` options and ``fresh``, FreSh's choice (:func:`fresh_choice`, or the one a run
+    recorded)."""
     if cfg.arch == "arora":
         gen = torch.Generator().manual_seed(seed)
         return TwoLayerReLU(in_features, cfg.width, gen)
     opts = {"omega0": cfg.omega0} if "omega0" in ARCH_OPTIONS[cfg.arch] else {}
+    opts.update({**cfg.options, **(fresh or {})})
     return build(cfg.arch, in_features, 1, cfg.width, cfg.hidden_layers, seed=seed, **opts)
+
+
+def fresh_choice(cfg: FunctionFitConfig, signal: Signal) -> tuple[dict[str, object], Any]:
+    """FreSh's choice for ``cfg``'s network on ``signal``'s N samples (their 1-D spectrum,
+    :func:`iga.models.fresh.signal_spectrum`: all bins), ``({param: value}, FreshChoice)``;
+    ``({}, None)`` without ``--fresh``."""
+    from iga.models import fresh
+
+    if not cfg.net.fresh:
+        return {}, None
+    values = fresh.parse_values(cfg.net.arch, cfg.net.fresh)
+    width = int(signal.inputs.shape[1])
+    choice = fresh.select(
+        cfg.net.arch,
+        lambda extra, seed: build_net(cfg.net, width, seed, extra),
+        signal.inputs,
+        signal.target,
+        (int(signal.inputs.shape[0]),),
+        values,
+        seed=cfg.train.seed,
+    )
+    return {choice.param: choice.value}, choice
 
 
 def build_adjuster(
@@ -239,7 +301,8 @@ class FunctionTask:
 
     def setup(self, cfg: FunctionFitConfig, device: torch.device) -> Fit:
         signal = make_signal(cfg.signal)
-        model = build_net(cfg.net, signal.inputs.shape[1], cfg.train.seed).to(device)
+        chosen, self.fresh = fresh_choice(cfg, signal)
+        model = build_net(cfg.net, signal.inputs.shape[1], cfg.train.seed, chosen).to(device)
         # vanilla: None; ntk: a fixed S; entk/iga: IGA on groups of 1 or ``group`` points.
         adjuster = build_adjuster(cfg.adjust, model, signal, cfg.train.seed)
         self.signal = signal
@@ -269,6 +332,7 @@ class FunctionTask:
                 if cfg.adjust.method != "vanilla"
                 else None,
                 "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+                **fresh_facts(self.fresh)[0],
             },
         )
 
@@ -315,6 +379,7 @@ class FunctionTask:
             "mse_final": mse_final,
             "delta_final": dict(zip((str(b) for b in bins), delta_final, strict=True)),
             "reach_0.1": reach,
+            **fresh_facts(self.fresh)[1],
         }
 
 
