@@ -348,6 +348,16 @@ def test_function_bad_opt_or_fresh_is_one_line(
     assert len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+def test_bench_ct_runs_the_fresh_recipe(tmp_path: Path) -> None:
+    argv = ["bench", "ct", "--slices", "phantom", "--angles", "20", "--archs", "pe"]
+    argv += ["--methods", "fresh", "--steps", "2", "--out", str(tmp_path), "--quiet"]
+    assert main([*argv, "--no-figures"]) == 0
+    (config,) = tmp_path.glob("cpu_steps2/runs/**/config.json")
+    saved = json.loads(config.read_text())
+    assert saved["model"]["fresh"] == "auto" and saved["method"]["method"] == "vanilla"
+    assert saved["resolved"]["fresh"]["param"] == "pe_levels"
+
+
 def test_bench_recipes_fresh_and_their_refusals(tmp_path: Path, capsys) -> None:
     assert options.recipes("fresh,fresh+iga") == ["fresh", "fresh+iga"]
     model = ModelConfig(arch="siren")
