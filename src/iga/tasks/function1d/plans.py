@@ -238,14 +238,12 @@ def fresh_plan(tier: str = "cpu") -> Plan:
     panels: dict[str, list[str]] = {}
     for arch in ("siren", "pe"):
         net = replace(base.net, arch=arch)
-        for fresh, tag in (("", ""), ("auto", "fresh-")):
-            for adjust, label in ((base.adjust, "vanilla"), (iga, "IGA")):
-                name = f"{arch}-{tag}{'iga' if adjust is iga else 'vanilla'}"
+        for fresh, tag, init in (("", "", ""), ("auto", "fresh-", "FreSh")):
+            for adjust, method, label in ((base.adjust, "vanilla", ""), (iga, "iga", "IGA")):
+                name = f"{arch}-{tag}{method}"
                 runs[name] = replace(base, net=replace(net, fresh=fresh), adjust=adjust)
-                labels[name] = (
-                    f"FreSh + {label}" if fresh and adjust is iga else ("FreSh" if fresh else label)
-                )
-                panels.setdefault(f"{arch}", []).append(name)
+                labels[name] = " + ".join(x for x in (init, label) if x) or "vanilla"
+                panels.setdefault(arch, []).append(name)
     notes = (
         "Exp. 2's SIREN fit (width 256, 4 hidden layers, hidden ω₀ 5, sines at 20..120 "
         f"cycles, 2048 points, {base.train.steps} steps at Adam {base.train.lr:g}) with SIREN "
