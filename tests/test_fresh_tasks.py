@@ -97,6 +97,19 @@ def test_cube_signal_reads_every_fourth_point_of_a_128_grid() -> None:
 # -- the tasks --------------------------------------------------------------------------
 
 
+def _spy_on_select(monkeypatch) -> dict:
+    """Record the target and grid shape FreSh is given (``seen``), choosing as usual."""
+    seen: dict = {}
+    original = fresh.select
+
+    def spy(arch, make, coords, target, shape, *args, **kwargs):
+        seen.update(target=target.clone(), shape=tuple(shape))
+        return original(arch, make, coords, target, shape, *args, **kwargs)
+
+    monkeypatch.setattr(fresh, "select", spy)
+    return seen
+
+
 def _load_without_choosing(out: Path, monkeypatch) -> iga.Field:
     def refuse(*args, **kwargs):
         raise AssertionError("a loaded run must not run FreSh again")
@@ -200,14 +213,7 @@ def test_ct_fresh_matches_the_fbp_of_the_training_projections_only(
 
     from iga.tasks.ct.data import load_slice
 
-    seen = {}
-    original = fresh.select
-
-    def spy(arch, make, coords, target, shape, *args, **kwargs):
-        seen.update(target=target.clone(), shape=tuple(shape))
-        return original(arch, make, coords, target, shape, *args, **kwargs)
-
-    monkeypatch.setattr(fresh, "select", spy)
+    seen = _spy_on_select(monkeypatch)
     out = tmp_path / "ct"
     argv = ["fit", "ct", "phantom", "--size", "16", "--angles", "8", "--val-angles", "2"]
     argv += ["--arch", "siren", "--fresh", "20,60", "--width", "8", "--batch-groups", "8"]
@@ -231,7 +237,6 @@ def test_ct_fresh_matches_the_fbp_of_the_training_projections_only(
     assert saved["resolved"]["fresh"]["chosen"] in (20.0, 60.0)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fresh"] == f"first_omega0={saved['resolved']['fresh']['chosen']:g}"
-    monkeypatch.setattr(fresh, "select", original)
     field = _load_without_choosing(out, monkeypatch)
     assert torch.isfinite(field(torch.zeros(3, 2))).all()
 
@@ -241,14 +246,7 @@ def test_function_fresh_reads_the_sines_and_loads_without_choosing(
 ) -> None:
     from iga.tasks.function1d.signal import SignalConfig, make_signal
 
-    seen = {}
-    original = fresh.select
-
-    def spy(arch, make, coords, target, shape, *args, **kwargs):
-        seen.update(target=target.clone(), shape=tuple(shape))
-        return original(arch, make, coords, target, shape, *args, **kwargs)
-
-    monkeypatch.setattr(fresh, "select", spy)
+    seen = _spy_on_select(monkeypatch)
     out = tmp_path / "f"
     argv = ["fit", "function", "--arch", "pe", "--fresh", "2,8", "--points", "64", "--width"]
     argv += ["16", "--hidden-layers", "2", "--method", "vanilla", "--steps", "2", "--freqs"]
@@ -263,7 +261,6 @@ def test_function_fresh_reads_the_sines_and_loads_without_choosing(
     assert saved["resolved"]["fresh"]["param"] == "pe_levels" and chosen in (2, 8)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fresh"] == f"pe_levels={chosen}"
-    monkeypatch.setattr(fresh, "select", original)
     field = _load_without_choosing(out, monkeypatch)
     assert torch.isfinite(field.sample(16)[1]).all()
 
