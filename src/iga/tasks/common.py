@@ -78,27 +78,31 @@ def fresh_options(
     signal: Signal,
     make: Callable[[dict[str, object], int], torch.nn.Module],
     defaults: Sequence[float] | None = None,
+    *,
+    model: Any = None,
 ) -> tuple[dict[str, object], Any]:
     """FreSh's choice (:func:`iga.models.fresh.select`) for the model of ``cfg`` (a task
-    config with ``model`` and ``train``): ``({param: value}, FreshChoice)``, or ``({}, None)``
-    without ``--fresh``. Chosen once per signal, model and seed (cached in the process):
-    ``what`` names what the signal depends on (file, crop, grid), ``defaults`` are the task's
-    candidates for ``--fresh auto``."""
+    config with ``model`` and ``train``; ``model``: another section with ``arch``, ``options``
+    and ``fresh``, e.g. the 1-D task's ``net``): ``({param: value}, FreshChoice)``, or
+    ``({}, None)`` without ``--fresh``. Chosen once per signal, model and seed (cached in the
+    process): ``what`` names what the signal depends on (file, crop, grid), ``defaults`` are
+    the task's candidates for ``--fresh auto``."""
     from iga.io import to_jsonable
     from iga.models import fresh
 
-    if not cfg.model.fresh:
+    model = cfg.model if model is None else model
+    if not model.fresh:
         return {}, None
-    values = fresh.parse_values(cfg.model.arch, cfg.model.fresh, defaults)
-    param = fresh.FRESH_PARAMS[cfg.model.arch][0]
-    if param in cfg.model.options:
+    values = fresh.parse_values(model.arch, model.fresh, defaults)
+    param = fresh.FRESH_PARAMS[model.arch][0]
+    if param in model.options:
         raise ValueError(f"--fresh chooses {param}: leave --opt {param}=... out, or --fresh out")
-    probe = {"what": what, "model": asdict(cfg.model), "seed": cfg.train.seed, "v": values}
+    probe = {"what": what, "model": asdict(model), "seed": cfg.train.seed, "v": values}
     key = json.dumps(to_jsonable(probe), sort_keys=True, default=str)
     if key not in _FRESH:
         coords, target, shape = signal()
         _FRESH[key] = fresh.select(
-            cfg.model.arch, make, coords, target, shape, values, seed=cfg.train.seed
+            model.arch, make, coords, target, shape, values, seed=cfg.train.seed
         )
     choice = _FRESH[key]
     return {choice.param: choice.value}, choice

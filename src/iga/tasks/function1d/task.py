@@ -26,7 +26,7 @@ time, ``delta_<bin>`` per frequency, eNTK condition numbers when logged), ``summ
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,7 +42,7 @@ from iga.models import ARCH_OPTIONS, build
 from iga.models.relu2 import TwoLayerReLU
 from iga.tasks.base import Fit, fit
 from iga.tasks.base import config_from_dict as _config_from_dict
-from iga.tasks.common import fresh_facts
+from iga.tasks.common import fresh_facts, fresh_options
 from iga.tasks.function1d.figures import _fit_plot, delta_heatmaps, mse_curves
 from iga.tasks.function1d.signal import (
     Signal,
@@ -131,18 +131,10 @@ class NetConfig:
         if self.arch == "arora":
             return
         from iga.models import check_options
-        from iga.models.fresh import FRESH_PARAMS, parse_values
 
         if "omega0" in self.options:
             raise ValueError("--opt omega0: set it with --omega0, not --opt")
         check_options(self.options, self.arch, "vanilla")
-        if self.fresh:
-            parse_values(self.arch, self.fresh)
-            if FRESH_PARAMS[self.arch][0] in self.options:
-                raise ValueError(
-                    f"--fresh chooses {FRESH_PARAMS[self.arch][0]}: leave --opt "
-                    f"{FRESH_PARAMS[self.arch][0]}=... out, or --fresh out"
-                )
 
 
 @dataclass
@@ -240,22 +232,14 @@ def fresh_choice(cfg: FunctionFitConfig, signal: Signal) -> tuple[dict[str, obje
     """FreSh's choice for ``cfg``'s network on ``signal``'s N samples (their 1-D spectrum,
     :func:`iga.models.fresh.signal_spectrum`: all bins), ``({param: value}, FreshChoice)``;
     ``({}, None)`` without ``--fresh``."""
-    from iga.models import fresh
-
-    if not cfg.net.fresh:
-        return {}, None
-    values = fresh.parse_values(cfg.net.arch, cfg.net.fresh)
     width = int(signal.inputs.shape[1])
-    choice = fresh.select(
-        cfg.net.arch,
+    return fresh_options(
+        cfg,
+        asdict(cfg.signal),
+        lambda: (signal.inputs, signal.target, (int(signal.inputs.shape[0]),)),
         lambda extra, seed: build_net(cfg.net, width, seed, extra),
-        signal.inputs,
-        signal.target,
-        (int(signal.inputs.shape[0]),),
-        values,
-        seed=cfg.train.seed,
+        model=cfg.net,
     )
-    return {choice.param: choice.value}, choice
 
 
 def build_adjuster(
