@@ -73,37 +73,33 @@ Signal = Callable[[], tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]]
 
 
 def fresh_options(
-    cfg: Any,
+    model: Any,
+    seed: int,
     what: object,
     signal: Signal,
     make: Callable[[dict[str, object], int], torch.nn.Module],
     defaults: Sequence[float] | None = None,
-    *,
-    model: Any = None,
 ) -> tuple[dict[str, object], Any]:
-    """FreSh's choice (:func:`iga.models.fresh.select`) for the model of ``cfg`` (a task
-    config with ``model`` and ``train``; ``model``: another section with ``arch``, ``options``
-    and ``fresh``, e.g. the 1-D task's ``net``): ``({param: value}, FreshChoice)``, or
-    ``({}, None)`` without ``--fresh``. Chosen once per signal, model and seed (cached in the
-    process): ``what`` names what the signal depends on (file, crop, grid), ``defaults`` are
-    the task's candidates for ``--fresh auto``."""
+    """FreSh's choice (:func:`iga.models.fresh.select`) for ``model``, a task config's model
+    section (``arch``, ``options``, ``fresh``: ``cfg.model``, the 1-D task's ``cfg.net``), at
+    the run's ``seed``: ``({param: value}, FreshChoice)``, or ``({}, None)`` without
+    ``--fresh``. Chosen once per signal, model and seed (cached in the process): ``what`` names
+    what the signal depends on (file, crop, grid), ``defaults`` are the task's candidates for
+    ``--fresh auto``."""
     from iga.io import to_jsonable
     from iga.models import fresh
 
-    model = cfg.model if model is None else model
     if not model.fresh:
         return {}, None
     values = fresh.parse_values(model.arch, model.fresh, defaults)
     param = fresh.FRESH_PARAMS[model.arch][0]
     if param in model.options:
         raise ValueError(f"--fresh chooses {param}: leave --opt {param}=... out, or --fresh out")
-    probe = {"what": what, "model": asdict(model), "seed": cfg.train.seed, "v": values}
+    probe = {"what": what, "model": asdict(model), "seed": seed, "v": values}
     key = json.dumps(to_jsonable(probe), sort_keys=True, default=str)
     if key not in _FRESH:
         coords, target, shape = signal()
-        _FRESH[key] = fresh.select(
-            model.arch, make, coords, target, shape, values, seed=cfg.train.seed
-        )
+        _FRESH[key] = fresh.select(model.arch, make, coords, target, shape, values, seed=seed)
     choice = _FRESH[key]
     return {choice.param: choice.value}, choice
 
@@ -141,7 +137,8 @@ def mesh_fresh(
 
     what = (str(Path(cfg.path).resolve()), cfg.resolution, cfg.margin, cfg.method.method)
     return fresh_options(
-        cfg,
+        cfg.model,
+        cfg.train.seed,
         what,
         lambda: cube_signal(grid()),
         lambda extra, seed: build(cfg, {**cfg.model.options, **extra}, seed),

@@ -160,7 +160,9 @@ def fresh_choice(cfg: AudioFitConfig) -> tuple[dict[str, object], Any]:
 
     what = (str(Path(cfg.path).resolve()), cfg.offset, cfg.duration, cfg.siren_omega)
     what += (cfg.method.method, cfg.batch_windows)  # FR/BN build another model
-    return fresh_options(cfg, what, signal, make, AUDIO_FRESH.get(cfg.model.arch))
+    return fresh_options(
+        cfg.model, cfg.train.seed, what, signal, make, AUDIO_FRESH.get(cfg.model.arch)
+    )
 
 
 def _build(

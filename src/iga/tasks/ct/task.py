@@ -195,7 +195,8 @@ def fresh_choice(cfg: CTFitConfig) -> tuple[dict[str, object], Any]:
     with the image task's candidates: the slice's coordinates are the image task's."""
     what = (str(cfg.path), cfg.size, cfg.angles, cfg.noise, cfg.val_angles, cfg.method.method)
     return fresh_options(
-        cfg,
+        cfg.model,
+        cfg.train.seed,
         what,
         lambda: fresh_signal(cfg),
         lambda extra, seed: _build(cfg, {**cfg.model.options, **extra}, seed),

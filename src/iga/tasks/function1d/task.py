@@ -234,11 +234,11 @@ def fresh_choice(cfg: FunctionFitConfig, signal: Signal) -> tuple[dict[str, obje
     ``({}, None)`` without ``--fresh``."""
     width = int(signal.inputs.shape[1])
     return fresh_options(
-        cfg,
+        cfg.net,
+        cfg.train.seed,
         asdict(cfg.signal),
         lambda: (signal.inputs, signal.target, (int(signal.inputs.shape[0]),)),
         lambda extra, seed: build_net(cfg.net, width, seed, extra),
-        model=cfg.net,
     )
 
 

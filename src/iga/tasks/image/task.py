@@ -170,7 +170,7 @@ def fresh_choice(cfg: ImageFitConfig) -> fresh.FreshChoice | None:
         return build_with(cfg, {**cfg.model.options, **extra}, seed)
 
     what = (cfg.path, cfg.size, cfg.scale, cfg.downsample, cfg.method.method)
-    return fresh_options(cfg, what, signal, make)[1]
+    return fresh_options(cfg.model, cfg.train.seed, what, signal, make)[1]
 
 
 def build_model(cfg: ImageFitConfig) -> torch.nn.Module:
