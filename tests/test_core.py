@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from torch import nn
 
 import iga
 from iga.core.groups import Grouping
+from iga.models import build
 
 torch.set_default_dtype(torch.float32)
 
@@ -167,6 +169,37 @@ def test_iga_auto_falls_back_for_row_mixing_model() -> None:
         K = adj.kernel(x)
     assert adj.entk_method == "functorch"
     torch.testing.assert_close(K, iga.entk(model, x, method="functorch"))
+
+
+def test_iga_auto_keeps_the_closed_form_for_a_high_frequency_siren() -> None:
+    """SIREN's audio ω₀ = 3000 makes float32 eNTKs imprecise on both paths alike (a rounding
+    of the first layer's output moves sin(3000·z)); the cross-check must not mistake that for
+    a model the closed form cannot handle, which would switch to the slower generic path."""
+
+    def disagree(model: nn.Module, x: torch.Tensor) -> bool:
+        k, k_generic = (iga.entk(model, x[:8], method=m) for m in ("linear", "functorch"))
+        return not torch.allclose(k, k_generic, rtol=1e-3, atol=1e-5 * float(k.abs().max()))
+
+    # the premise: a draw where, at float32, the two paths differ by more than the check's
+    # tolerance (2 of the first 8 seeds here; rounding depends on the machine's kernels)
+    for seed in range(32):
+        torch.manual_seed(seed)
+        model = build("siren", 1, 1, 64, 3, seed=seed, first_omega0=3000.0)
+        x = torch.rand(64, 1) * 2 - 1
+        if disagree(model, x):
+            break
+    else:
+        raise AssertionError("no draw where float32 rounding makes the two eNTK paths differ")
+    before = [p.detach().clone() for p in model.parameters()]
+    adj = iga.IGA(model, iga.groups.grid(64, 1), end=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        K = adj.kernel(x)
+    assert adj.entk_method == "auto"
+    torch.testing.assert_close(K, iga.entk(model, x, method="linear"), rtol=0, atol=0)
+    assert K.dtype == torch.float32
+    for p, q in zip(model.parameters(), before, strict=True):  # the check used a copy
+        assert p.dtype == torch.float32 and torch.equal(p.detach(), q)
 
 
 def test_entk_is_psd_and_detached() -> None:

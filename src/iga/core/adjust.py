@@ -8,6 +8,7 @@ respect to θ is exactly the adjusted gradient, and with S = I it is the gradien
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -28,6 +29,17 @@ def _as_2d(t: torch.Tensor) -> torch.Tensor:
 
 def _shape(t: torch.Tensor) -> list[int]:
     return list(t.shape)
+
+
+def _float64_copy(model: nn.Module) -> nn.Module:
+    """A float64 copy of ``model`` for :meth:`IGA.kernel`'s cross-check, or ``model`` itself
+    where it is float64 already or cannot be copied (then the check runs at its precision)."""
+    if all(p.dtype == torch.float64 for p in model.parameters()):
+        return model
+    try:
+        return copy.deepcopy(model).double()
+    except (RuntimeError, TypeError, copy.Error):  # e.g. a device without float64
+        return model
 
 
 def _check_inputs(
@@ -214,14 +226,20 @@ class IGA:
 
         With ``entk_method="auto"`` the first call cross-checks the closed form against the
         generic path on a few points and falls back to the generic path (with a warning) if
-        they disagree, e.g. for a model that mixes rows without parameters.
+        they disagree, e.g. for a model that mixes rows without parameters. The check runs on
+        a float64 copy of the model: it asks whether the closed form applies to the model's
+        structure, and at float32 a high-frequency first layer (SIREN's audio ω₀ = 3000)
+        makes both paths differ from the exact kernel, and from each other, by more than its
+        tolerance.
         """
         if not self._checked:
             self._checked = True
             if x.ndim == 2 and linear_entk_supported(self.model):
-                xs = x[:8]
-                fast = entk(self.model, xs, self.output_fn, method="auto")
-                slow = entk(self.model, xs, self.output_fn, method="functorch")
+                model, xs = _float64_copy(self.model), x[:8]
+                if model is not self.model and xs.is_floating_point():
+                    xs = xs.double()
+                fast = entk(model, xs, self.output_fn, method="auto")
+                slow = entk(model, xs, self.output_fn, method="functorch")
                 if not bool(torch.isfinite(slow).all()):
                     # NaN/inf weights: nothing to compare; balance() reports the kernel
                     self._checked = False
