@@ -14,6 +14,15 @@ the run folders' CSVs are not), and writes ``time_to_quality.md`` and ``time_to_
     python probes/time_to_quality.py [--results results/time_to_quality]
     python probes/time_to_quality.py --from-curves   # redraw from curves.csv alone
 
+(``curves.csv`` keeps every 10th step, so a redraw from it reads each crossing up to 10 steps
+late: its time ratios come out a little above those drawn from the full ``metrics.csv``.)
+
+The full-size tier (issue 28; its runs trained outside the repository, one thread each beside
+another run, then copied in with their ``metrics.csv``):
+
+    python probes/time_to_quality.py --results results/image --tier full \
+        --out results/image/full/time_to_quality
+
 The headline: for each image and arch, the time a method takes to first reach vanilla's
 final PSNR (the PSNR of its last step), divided by the time vanilla's whole run took.
 """
@@ -30,6 +39,10 @@ from pathlib import Path
 TIER = "cpu"
 ARCHS = ("relu", "pe", "siren")
 METHOD_NAMES = {"vanilla": "vanilla", "iga": "IGA (exact)", "iga-sub3-e4": "IGA (fast)"}
+SETTINGS = {
+    "cpu": "the cpu tier: 192×128, width 64, patch 8, the paper's lrs",
+    "full": "the full tier: 768×512, width 256, patch 32 (384 groups), 1000 steps, the paper's lrs",
+}
 THIN = 10
 """Keep every THIN-th step of a curve (and its last) in curves.csv."""
 
@@ -84,7 +97,9 @@ def geomean(values: list[float]) -> float:
     return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
-def report(curves: dict[tuple[str, str, str], Curve], command: str) -> str:
+def report(
+    curves: dict[tuple[str, str, str], Curve], command: str, setting: str = SETTINGS[TIER]
+) -> str:
     images = sorted({k[0] for k in curves})
     methods = [m for m in METHOD_NAMES if m != "vanilla" and any(k[2] == m for k in curves)]
     lines = [
@@ -95,7 +110,7 @@ def report(curves: dict[tuple[str, str, str], Curve], command: str) -> str:
         "`—`: never reached. Seconds are the training loop's own clock (`time` in the runs' "
         "`metrics.csv`, thinned into `curves.csv`).",
         "",
-        f"Runs: `{command}` (seed 0, the cpu tier: 192×128, width 64, patch 8, the paper's lrs).",
+        f"Runs: `{command}` (seed 0, {setting}).",
         "",
         "| image | arch | vanilla final PSNR | vanilla s | "
         + " | ".join(
@@ -142,7 +157,12 @@ def report(curves: dict[tuple[str, str, str], Curve], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def figure(curves: dict[tuple[str, str, str], Curve], path: Path) -> None:
+def figure(
+    curves: dict[tuple[str, str, str], Curve],
+    path: Path,
+    tier: str = TIER,
+    clock: str = "2 threads",
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,23 +195,26 @@ def figure(curves: dict[tuple[str, str, str], Curve], path: Path) -> None:
             ax.set_title(f"{image}, {arch}", fontsize=10)
             ax.grid(alpha=0.3)
             if i == len(images) - 1:
-                ax.set_xlabel("seconds (training loop, 2 threads)")
+                ax.set_xlabel(f"seconds (training loop, {clock})")
             if j == 0:
                 ax.set_ylabel("best PSNR so far (dB)")
     for ax in axes.flat:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="lower right")
             break
-    fig.suptitle("Time to quality at the cpu tier (dotted: vanilla's final PSNR)")
+    fig.suptitle(f"Time to quality at the {tier} tier (dotted: vanilla's final PSNR)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-COMMAND = (
-    "iga bench image --methods vanilla,iga,iga-sub3-e4 --images 1-3 --threads 2 "
-    "--out results/time_to_quality --report runs_report --no-figures"
-)
+COMMANDS = {
+    "cpu": "iga bench image --methods vanilla,iga,iga-sub3-e4 --images 1-3 --threads 2 "
+    "--out results/time_to_quality --report runs_report --no-figures",
+    "full": "iga bench image --tier full --images 1-3 --archs pe --methods vanilla,iga --threads 1",
+}
+COMMAND = COMMANDS[TIER]
+CLOCKS = {"cpu": "2 threads", "full": "1 thread beside another run"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -201,8 +224,12 @@ def main(argv: list[str] | None = None) -> None:
         "--tier", default=TIER, help="the runs' tier folder (cpu_steps40 for --steps 40)"
     )
     p.add_argument("--from-curves", action="store_true", help="redraw from curves.csv only")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: --results)")
     a = p.parse_args(argv)
-    curves_csv = a.results / "curves.csv"
+    out = a.out or a.results
+    out.mkdir(parents=True, exist_ok=True)
+    command = COMMANDS.get(a.tier, COMMAND)
+    curves_csv = out / "curves.csv"
     if a.from_curves:
         if not curves_csv.is_file():
             raise SystemExit(f"error: no {curves_csv}; run without --from-curves first")
@@ -210,11 +237,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         curves = read_runs(a.results, a.tier)
         if not curves:
-            raise SystemExit(f"error: no finished runs under {a.results}; run:\n  {COMMAND}")
+            raise SystemExit(f"error: no finished runs under {a.results}; run:\n  {command}")
         write_curves(curves, curves_csv)
-    text = report(curves, COMMAND)
-    (a.results / "time_to_quality.md").write_text(text)
-    figure(curves, a.results / "time_to_quality.png")
+    text = report(curves, command, SETTINGS.get(a.tier, f"the {a.tier} tier"))
+    (out / "time_to_quality.md").write_text(text)
+    figure(curves, out / "time_to_quality.png", a.tier, CLOCKS.get(a.tier, "seconds"))
     print(text)
 
 
