@@ -202,7 +202,8 @@ def figure(
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="lower right")
             break
-    fig.suptitle(f"Time to quality at the {tier} tier (dotted: vanilla's final PSNR)")
+    title = f"Time to quality at the {tier} tier (dotted: vanilla's final PSNR)"
+    fig.suptitle(title if len(archs) > 1 else title.replace(" (", "\n("))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
