@@ -202,6 +202,24 @@ def test_iga_auto_keeps_the_closed_form_for_a_high_frequency_siren() -> None:
         assert p.dtype == torch.float32 and torch.equal(p.detach(), q)
 
 
+def test_iga_cross_check_runs_on_a_model_that_cannot_be_copied() -> None:
+    """The float64 copy is a convenience: a model deepcopy refuses keeps the float32 check."""
+
+    class NoCopy(nn.Sequential):
+        def __deepcopy__(self, memo: dict) -> NoCopy:
+            raise TypeError("cannot copy")
+
+    torch.manual_seed(0)
+    model = NoCopy(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
+    x = torch.rand(12, 2)
+    adj = iga.IGA(model, iga.groups.grid(12, 1), end=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        K = adj.kernel(x)
+    assert adj.entk_method == "auto"
+    torch.testing.assert_close(K, iga.entk(model, x, method="functorch"))
+
+
 def test_entk_is_psd_and_detached() -> None:
     K = iga.entk(make("relu"), torch.rand(10, 2))
     assert not K.requires_grad

@@ -38,7 +38,7 @@ def _float64_copy(model: nn.Module) -> nn.Module:
         return model
     try:
         return copy.deepcopy(model).double()
-    except (RuntimeError, TypeError, copy.Error):  # e.g. a device without float64
+    except (RuntimeError, TypeError, AttributeError, copy.Error):  # e.g. no float64 device
         return model
 
 
