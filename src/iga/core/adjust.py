@@ -42,6 +42,12 @@ def _float64_copy(model: nn.Module) -> nn.Module:
         return model
 
 
+def _kernels_agree(fast: torch.Tensor, slow: torch.Tensor) -> bool:
+    """Whether the closed-form eNTK ``fast`` matches the generic one ``slow`` (the tolerance of
+    :meth:`IGA.kernel`'s cross-check)."""
+    return torch.allclose(fast, slow, rtol=1e-3, atol=1e-5 * float(slow.abs().max()))
+
+
 def _check_inputs(
     pred: torch.Tensor, target: torch.Tensor, n_points: int, values: bool = True
 ) -> None:
@@ -233,25 +239,29 @@ class IGA:
         tolerance.
         """
         if not self._checked:
-            self._checked = True
-            if x.ndim == 2 and linear_entk_supported(self.model):
-                model, xs = _float64_copy(self.model), x[:8]
-                if model is not self.model and xs.is_floating_point():
-                    xs = xs.double()
-                fast = entk(model, xs, self.output_fn, method="auto")
-                slow = entk(model, xs, self.output_fn, method="functorch")
-                if not bool(torch.isfinite(slow).all()):
-                    # NaN/inf weights: nothing to compare; balance() reports the kernel
-                    self._checked = False
-                    return fast
-                if not torch.allclose(fast, slow, rtol=1e-3, atol=1e-5 * float(slow.abs().max())):
-                    warnings.warn(
-                        "closed-form eNTK disagrees with autograd for this model; "
-                        "using the generic (slower) path",
-                        stacklevel=3,
-                    )
-                    self.entk_method = "functorch"
+            self._check_closed_form(x[:8])
         return entk(self.model, x, self.output_fn, method=self.entk_method)
+
+    def _check_closed_form(self, xs: torch.Tensor) -> None:
+        """:meth:`kernel`'s cross-check on the points ``xs``, on a float64 copy of the model."""
+        self._checked = True
+        if xs.ndim != 2 or not linear_entk_supported(self.model):
+            return
+        model = _float64_copy(self.model)
+        if model is not self.model and xs.is_floating_point():
+            xs = xs.double()
+        fast = entk(model, xs, self.output_fn, method="auto")
+        slow = entk(model, xs, self.output_fn, method="functorch")
+        if not bool(torch.isfinite(slow).all()):
+            # NaN/inf weights: nothing to compare (balance() reports the kernel); check later
+            self._checked = False
+        elif not _kernels_agree(fast, slow):
+            warnings.warn(
+                "closed-form eNTK disagrees with autograd for this model; "
+                "using the generic (slower) path",
+                stacklevel=4,
+            )
+            self.entk_method = "functorch"
 
     def refresh(self, residual: torch.Tensor, inputs: torch.Tensor) -> Balanced:
         """Pick representatives, compute their eNTK and a new S."""
