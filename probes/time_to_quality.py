@@ -35,14 +35,11 @@ import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 TIER = "cpu"
 ARCHS = ("relu", "pe", "siren")
 METHOD_NAMES = {"vanilla": "vanilla", "iga": "IGA (exact)", "iga-sub3-e4": "IGA (fast)"}
-SETTINGS = {
-    "cpu": "the cpu tier: 192×128, width 64, patch 8, the paper's lrs",
-    "full": "the full tier: 768×512, width 256, patch 32 (384 groups), 1000 steps, the paper's lrs",
-}
 THIN = 10
 """Keep every THIN-th step of a curve (and its last) in curves.csv."""
 
@@ -97,9 +94,7 @@ def geomean(values: list[float]) -> float:
     return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
-def report(
-    curves: dict[tuple[str, str, str], Curve], command: str, setting: str = SETTINGS[TIER]
-) -> str:
+def report(curves: dict[tuple[str, str, str], Curve], command: str, setting: str) -> str:
     images = sorted({k[0] for k in curves})
     methods = [m for m in METHOD_NAMES if m != "vanilla" and any(k[2] == m for k in curves)]
     lines = [
@@ -157,12 +152,7 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def figure(
-    curves: dict[tuple[str, str, str], Curve],
-    path: Path,
-    tier: str = TIER,
-    clock: str = "2 threads",
-) -> None:
+def figure(curves: dict[tuple[str, str, str], Curve], path: Path, tier: str, clock: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -209,13 +199,27 @@ def figure(
     plt.close(fig)
 
 
-COMMANDS = {
-    "cpu": "iga bench image --methods vanilla,iga,iga-sub3-e4 --images 1-3 --threads 2 "
-    "--out results/time_to_quality --report runs_report --no-figures",
-    "full": "iga bench image --tier full --images 1-3 --archs pe --methods vanilla,iga --threads 1",
+class Runs(NamedTuple):
+    """What made a tier's runs: the command, the setting and the clock they ran on."""
+
+    command: str
+    setting: str
+    clock: str
+
+
+RUNS = {
+    "cpu": Runs(
+        "iga bench image --methods vanilla,iga,iga-sub3-e4 --images 1-3 --threads 2 "
+        "--out results/time_to_quality --report runs_report --no-figures",
+        "the cpu tier: 192×128, width 64, patch 8, the paper's lrs",
+        "2 threads",
+    ),
+    "full": Runs(
+        "iga bench image --tier full --images 1-3 --archs pe --methods vanilla,iga --threads 1",
+        "the full tier: 768×512, width 256, patch 32 (384 groups), 1000 steps, the paper's lrs",
+        "1 thread beside another run",
+    ),
 }
-COMMAND = COMMANDS[TIER]
-CLOCKS = {"cpu": "2 threads", "full": "1 thread beside another run"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -229,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     out = a.out or a.results
     out.mkdir(parents=True, exist_ok=True)
-    command = COMMANDS.get(a.tier, COMMAND)
+    runs = RUNS.get(a.tier, RUNS[TIER]._replace(setting=f"the {a.tier} tier", clock="seconds"))
     curves_csv = out / "curves.csv"
     if a.from_curves:
         if not curves_csv.is_file():
@@ -238,11 +242,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         curves = read_runs(a.results, a.tier)
         if not curves:
-            raise SystemExit(f"error: no finished runs under {a.results}; run:\n  {command}")
+            raise SystemExit(f"error: no finished runs under {a.results}; run:\n  {runs.command}")
         write_curves(curves, curves_csv)
-    text = report(curves, command, SETTINGS.get(a.tier, f"the {a.tier} tier"))
+    text = report(curves, runs.command, runs.setting)
     (out / "time_to_quality.md").write_text(text)
-    figure(curves, out / "time_to_quality.png", a.tier, CLOCKS.get(a.tier, "seconds"))
+    figure(curves, out / "time_to_quality.png", a.tier, runs.clock)
     print(text)
 
 
