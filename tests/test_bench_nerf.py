@@ -98,6 +98,15 @@ def test_long_tier_is_the_grid_tier_trained_longer() -> None:
     assert shortened == grid
 
 
+def test_long2_is_long_with_rays_from_all_views_and_a_larger_lr() -> None:
+    # The second try at a tier that converges (issue 28): only the batching and Adam's lr
+    # differ from `long`, so its runs sit beside `long`'s at the same steps, samples and grid.
+    long, long2 = bench_nerf.TIERS["long"], bench_nerf.TIERS["long2"]
+    assert (long.batching, long.train.lr) == ("image", 5e-4)
+    assert (long2.batching, long2.train.lr) == ("all", 1e-3)
+    assert replace(long2, batching="image", train=replace(long2.train, lr=5e-4)) == long
+
+
 def test_grid_tier_is_selected_by_name(scenes: Path) -> None:
     opts = bench_nerf.Options(data=str(scenes), scenes="toy", seeds="0")
     s = bench_nerf.setup("nerf", opts, harness.RunOptions(tier="cpu16-grid"))
@@ -108,7 +117,7 @@ def test_grid_tier_is_selected_by_name(scenes: Path) -> None:
 
 @pytest.mark.parametrize(
     ("bench", "listed", "absent"),
-    [("nerf", ("cpu16-grid", "long", "paper"), ()), ("sdf", ("cpu",), ("paper",))],
+    [("nerf", ("cpu16-grid", "long", "long2", "paper"), ()), ("sdf", ("cpu",), ("paper",))],
 )
 def test_tier_help_names_the_benchmarks_own_tiers(
     bench: str, listed: tuple[str, ...], absent: tuple[str, ...], capsys
