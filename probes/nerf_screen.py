@@ -81,7 +81,8 @@ def main() -> None:
     runs += [_run(d, base) for d in dirs]
     head = " / ".join(str(s) for s in VAL_STEPS)
     lines = [
-        "# NeRF screen (issue 28): vanilla NeRF on lego, `cpu16-grid` with one change",
+        "# NeRF screen (issue 28): vanilla NeRF on lego, `cpu16-grid` with one or two "
+        "options changed",
         "",
         "Made by `python probes/nerf_screen.py " + str(ns.root) + "` from the runs' files; "
         "each run's command is in the probe's docstring, its flags in the table. Seed 0, one "

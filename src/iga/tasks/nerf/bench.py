@@ -47,7 +47,7 @@ TIERS: dict[str, NeRFFitConfig] = {
     "long": _LONG,
     # `long` with each step's rays drawn from all training views (nerf-pytorch's batching for
     # its LLFF scenes) and Adam at 1e-3 in place of 5e-4: at cpu16-grid's 3000 steps each
-    # lifts vanilla NeRF's test PSNR (docs/nerf.md, "The tier long2"; issue 28).
+    # lifts vanilla NeRF's test PSNR (docs/nerf.md, "the tier `long2`"; issue 28).
     "long2": replace(_LONG, batching="all", train=replace(_LONG.train, lr=1e-3)),
     # The paper's setting (needs a GPU): nerf-pytorch's lego config at half resolution
     # (400×400), 8×256 MLPs with the skip at layer 4, 64 + 128 samples, 1024 rays per step,
