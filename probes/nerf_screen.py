@@ -19,13 +19,13 @@ stopped early: its row says so and has no test PSNR.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 from iga.figures.plots import psnr_curves
+from iga.io import read_csv
 
 BASELINE = Path("results/nerf/cpu16-grid/runs/lego/vanilla/seed0")
 CHANGES = {  # config field -> the flag that sets it
@@ -48,7 +48,7 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _run(path: Path, base: dict[str, Any]) -> dict[str, Any]:
     cfg = _flat(json.loads((path / "config.json").read_text()))
-    rows = list(csv.DictReader((path / "metrics.csv").open()))
+    rows = read_csv(path / "metrics.csv")
     val = {int(r["step"]): float(r["psnr_val"]) for r in rows if r.get("psnr_val")}
     last = max(int(r["step"]) for r in rows if r.get("time"))
     seconds = max(float(r["time"]) for r in rows if r.get("time"))
